@@ -1,0 +1,23 @@
+"""pyg_mmrec: multimodal recommendation with information-bottleneck denoising, on PyG."""
+from pyg_mmrec import data, functional, metrics, nn, train, transforms
+from pyg_mmrec.errors import CheckpointError, ConfigError, DataError, PygMMRecError
+from pyg_mmrec.train import evaluate, load_model, recommend, run
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'CheckpointError',
+    'ConfigError',
+    'DataError',
+    'PygMMRecError',
+    'data',
+    'evaluate',
+    'functional',
+    'load_model',
+    'metrics',
+    'nn',
+    'recommend',
+    'run',
+    'train',
+    'transforms',
+]

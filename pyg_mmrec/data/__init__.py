@@ -1,0 +1,32 @@
+"""Datasets as train / validation / test :class:`~torch_geometric.data.HeteroData` views."""
+from pyg_mmrec.data.readers import load_dataset, load_mmrec, load_movielens100k, read_table
+from pyg_mmrec.data.sampler import NegativeSampler, TripletLoader
+from pyg_mmrec.data.splits import (
+    INTERACTS,
+    DataSplits,
+    feature_key,
+    from_arrays,
+    graph_modalities,
+    graph_type,
+    modalities,
+    split_per_user,
+)
+from pyg_mmrec.data.synthetic import make_synthetic
+
+__all__ = [
+    'INTERACTS',
+    'DataSplits',
+    'NegativeSampler',
+    'TripletLoader',
+    'feature_key',
+    'from_arrays',
+    'graph_modalities',
+    'graph_type',
+    'load_dataset',
+    'load_mmrec',
+    'load_movielens100k',
+    'make_synthetic',
+    'modalities',
+    'read_table',
+    'split_per_user',
+]

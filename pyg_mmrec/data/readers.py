@@ -1,0 +1,198 @@
+"""Readers for the dataset formats of the field; each returns :class:`DataSplits`."""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pyg_mmrec.data.splits import DataSplits, from_arrays, split_per_user
+from pyg_mmrec.errors import DataError
+
+MMREC_COLUMNS = ('userID', 'itemID', 'x_label')
+
+
+def read_table(path: Path, columns: dict[str, str]) -> dict[str, np.ndarray]:
+    """Reads a tab-separated file with a header, returning the requested columns.
+
+    Args:
+        path (Path): The file.
+        columns (dict): Header name to kind, ``'int'`` (a non-negative integer id),
+            ``'float'`` or ``'str'``; columns not named here are ignored.
+
+    Raises:
+        DataError: Naming the file and line of a missing header field, a row with the wrong
+            number of fields, or a value of the wrong kind.
+    """
+    try:
+        text = path.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read: {e}") from e
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise DataError(f"{path}: the file is empty; expected a header line")
+    header = lines[0].split('\t')
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataError(f"{path}, line 1: malformed header {lines[0]!r}; expected tab-separated "
+                        f"columns including {list(columns)}, missing {missing}")
+    rows = [line.split('\t') for line in lines[1:]]
+    bad = next((i for i, r in enumerate(rows) if len(r) != len(header)), None)
+    if bad is not None:
+        raise DataError(f"{path}, line {bad + 2}: expected {len(header)} tab-separated fields, "
+                        f"got {len(rows[bad])}: {lines[bad + 1]!r}")
+    out = {}
+    for name, kind in columns.items():
+        j = header.index(name)
+        values = [r[j] for r in rows]
+        if kind == 'str':
+            out[name] = np.array(values, dtype=object)
+            continue
+        try:
+            arr = np.array(values, dtype=np.float64 if kind == 'float' else np.int64)
+        except ValueError:
+            arr = None
+        if kind == 'int' and arr is not None and arr.size and arr.min() < 0:
+            arr = None
+        if arr is None:  # find the first offending line for the message
+            for i, v in enumerate(values):
+                ok = re.fullmatch(r'\d+', v.strip()) if kind == 'int' else _is_float(v)
+                if not ok:
+                    expected = 'a non-negative integer id' if kind == 'int' else 'a number'
+                    raise DataError(f"{path}, line {i + 2}, field {name!r}: {v!r} is not "
+                                    f"{expected}")
+        out[name] = arr
+    return out
+
+
+def _is_float(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
+
+
+def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
+    r"""Reads a dataset folder in MMRec's format.
+
+    The folder holds one ``<name>.inter`` file (tab-separated, header
+    ``userID itemID x_label``, ``x_label`` 0 = train, 1 = validation, 2 = test), any number of
+    ``<modality>_feat.npy`` feature matrices (``float32``, one row per item id) and any number of
+    precomputed item-item graphs ``<modality>_knn*.npz`` (arrays ``edge_index``,
+    ``edge_weight``, ``num_items``). Files are loaded with ``allow_pickle=False``.
+
+    Args:
+        root (str or Path): The folder, e.g. ``../shared/data/tiktok``.
+        name (str, optional): The dataset name; defaults to the stem of the ``.inter`` file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a directory; expected a dataset folder")
+    inters = sorted(root.glob('*.inter'))
+    if len(inters) != 1:
+        raise DataError(f"{root}: expected exactly one *.inter file, found "
+                        f"{[p.name for p in inters] or 'none'}")
+    table = read_table(inters[0], {c: 'int' for c in MMREC_COLUMNS})
+
+    features = {}
+    for path in sorted(root.glob('*_feat.npy')):
+        try:
+            features[path.name[:-len('_feat.npy')]] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: not a readable numeric .npy array: {e}") from e
+    graphs = {}
+    for path in sorted(root.glob('*_knn*.npz')):
+        modality = path.name.split('_knn')[0]
+        if modality in graphs:
+            raise DataError(f"{path}: a second graph for modality {modality!r}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                graphs[modality] = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as e:
+            raise DataError(f"{path}: not a readable .npz archive: {e}") from e
+        for key in ('edge_index', 'edge_weight', 'num_items'):
+            if key not in graphs[modality]:
+                raise DataError(f"{path}: missing array {key!r}; expected edge_index, "
+                                f"edge_weight and num_items")
+    for m, f in features.items():
+        if f.ndim != 2:
+            raise DataError(f"{root / (m + '_feat.npy')}: expected a 2-D [num_items, dim] "
+                            f"matrix, got shape {f.shape}")
+
+    return from_arrays(
+        table['userID'], table['itemID'], table['x_label'],
+        features=features, graphs=graphs,
+        name=name or inters[0].stem, source=str(inters[0]), line_offset=2,
+    )
+
+
+def load_movielens100k(root: str | Path, seed: int = 2024,
+                       ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> DataSplits:
+    r"""Reads MovieLens-100K in RecBole's atomic format and splits it per user.
+
+    Every rating counts as an implicit interaction. Original ids (from 1) are remapped to
+    contiguous ids from 0 in increasing order of the original id. Each user's interactions are
+    split with :func:`~pyg_mmrec.data.split_per_user` (seeded, 8:1:1 by default). Item texts
+    (``"<title> (<year>): <genres>"``) are stored as the list ``data['item'].text`` for
+    encoding into a text modality.
+
+    Args:
+        root (str or Path): Folder with ``ml-100k.inter`` and ``ml-100k.item``.
+        seed (int): Seed of the split.
+        ratios (tuple): Train, validation and test ratios.
+    """
+    root = Path(root)
+    inter_path = root / 'ml-100k.inter'
+    if not inter_path.is_file():
+        raise DataError(f"{inter_path}: file not found; expected MovieLens-100K atomic files")
+    table = read_table(inter_path, {'user_id:token': 'int', 'item_id:token': 'int',
+                                    'timestamp:float': 'float'})
+    users, user = np.unique(table['user_id:token'], return_inverse=True)
+    item_ids = table['item_id:token']
+    item_path = root / 'ml-100k.item'
+    texts = None
+    if item_path.is_file():
+        items = read_table(item_path, {'item_id:token': 'int', 'movie_title:token_seq': 'str',
+                                       'release_year:token': 'str', 'class:token_seq': 'str'})
+        all_items = items['item_id:token']
+        unknown = np.setdiff1d(item_ids, all_items)
+        if unknown.size:
+            raise DataError(f"{inter_path}: item id {unknown[0]} is not listed in {item_path}")
+        order = np.argsort(all_items)
+        all_items = all_items[order]
+        texts = [f"{t} ({y}): {c}" for t, y, c in zip(
+            items['movie_title:token_seq'][order], items['release_year:token'][order],
+            items['class:token_seq'][order], strict=True)]
+    else:
+        all_items = np.unique(item_ids)
+    item = np.searchsorted(all_items, item_ids)
+    split = split_per_user(user, len(users), ratios=ratios, seed=seed)
+    splits = from_arrays(user, item, split, num_users=len(users), num_items=len(all_items),
+                         name='ml-100k', source=str(inter_path), line_offset=2)
+    if texts is not None:
+        for view in splits:
+            view['item'].text = texts
+    return splits
+
+
+def load_dataset(path_or_name: str | Path, **kwargs) -> DataSplits:
+    """Loads a dataset by name or path.
+
+    ``'synthetic'`` is the embedded default dataset (:func:`~pyg_mmrec.data.make_synthetic`,
+    keyword arguments passed on); a folder with ``ml-100k.inter`` is read as MovieLens-100K;
+    any other folder is read in MMRec's format.
+    """
+    from pyg_mmrec.data.synthetic import make_synthetic
+
+    if str(path_or_name) == 'synthetic':
+        return make_synthetic(**kwargs)
+    path = Path(path_or_name)
+    if not path.exists():
+        raise DataError(f"{path}: no such dataset folder (and not the name 'synthetic')")
+    if (path / 'ml-100k.inter').is_file():
+        return load_movielens100k(path, **kwargs)
+    return load_mmrec(path, **kwargs)

@@ -1,0 +1,319 @@
+"""Train / validation / test views of a recommendation dataset as :class:`HeteroData`.
+
+Every reader of :mod:`pyg_mmrec.data` ends in :func:`from_arrays`, which validates the arrays
+and builds three views that follow PyG's link-prediction convention:
+
+* ``data['user', 'interacts', 'item'].edge_index`` holds the **training** interactions in
+  every view (the message-passing graph), row 0 = user id, row 1 = item id;
+* ``data['user', 'interacts', 'item'].edge_label_index`` holds the interactions to predict
+  in that view (training edges in ``train``, validation edges in ``val``, test edges in
+  ``test``);
+* modality features are ``data['item'].x_<modality>`` (one float matrix per modality);
+* item-item graphs are edge types ``('item', 'knn_<modality>', 'item')`` with
+  ``edge_index`` and ``edge_weight``.
+
+The feature matrices and graphs are shared (not copied) between the three views.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from pyg_mmrec.errors import DataError
+
+log = logging.getLogger(__name__)
+
+INTERACTS = ('user', 'interacts', 'item')
+TRAIN, VALID, TEST = 0, 1, 2
+SPLIT_NAMES = ('train', 'val', 'test')
+
+
+def feature_key(modality: str) -> str:
+    """The item attribute holding a modality's features, e.g. ``'x_image'``."""
+    return f'x_{modality}'
+
+
+def graph_type(modality: str) -> tuple[str, str, str]:
+    """The edge type of a modality's item-item graph, e.g. ``('item', 'knn_image', 'item')``."""
+    return ('item', f'knn_{modality}', 'item')
+
+
+def modalities(data: HeteroData) -> list[str]:
+    """Names of the modalities with feature matrices on ``data['item']``."""
+    return sorted(k[2:] for k in data['item'].keys() if k.startswith('x_'))
+
+
+def graph_modalities(data: HeteroData) -> list[str]:
+    """Names of the modalities with an item-item graph in ``data``."""
+    return sorted(rel[4:] for src, rel, dst in data.edge_types
+                  if src == dst == 'item' and rel.startswith('knn_'))
+
+
+class DataSplits(NamedTuple):
+    """The three views of a dataset; unpacks as ``train, val, test = splits``."""
+    train: HeteroData
+    val: HeteroData
+    test: HeteroData
+
+    @property
+    def num_users(self) -> int:
+        return self.train['user'].num_nodes
+
+    @property
+    def num_items(self) -> int:
+        return self.train['item'].num_nodes
+
+    @property
+    def name(self) -> str:
+        return self.train.name
+
+    def view(self, split: str) -> HeteroData:
+        """The view called ``split`` (``'train'``, ``'val'`` or ``'test'``)."""
+        if split not in SPLIT_NAMES:
+            raise DataError(f"unknown split {split!r}; expected one of {SPLIT_NAMES}")
+        return getattr(self, split)
+
+    def summary(self) -> dict:
+        """Users, items, interactions per split, modalities and graphs, as a dict."""
+        out = {
+            'name': self.name,
+            'users': self.num_users,
+            'items': self.num_items,
+        }
+        for split in SPLIT_NAMES:
+            out[f'{split}_interactions'] = int(self.view(split)[INTERACTS].edge_label_index.size(1))
+        item = self.train['item']
+        out['modalities'] = {m: int(item[feature_key(m)].size(1)) for m in modalities(self.train)}
+        out['graphs'] = {m: int(self.train[graph_type(m)].edge_index.size(1))
+                         for m in graph_modalities(self.train)}
+        out['eval_users_dropped'] = int(self.train.eval_users_dropped)
+        return out
+
+
+def _as_index_array(values, field: str, source: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise DataError(f"{source}: {field} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind == 'f':
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{source}: {field}[{i}] = {arr[i]!r} is not an integer id")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in 'iu':
+        raise DataError(f"{source}: {field} must hold integer ids, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and arr.min() < 0:
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise DataError(f"{source}: {field}[{i}] = {arr[i]} is negative; ids start at 0")
+    return arr
+
+
+def _check_features(name: str, feat, num_items: int, source: str) -> Tensor:
+    feat = torch.as_tensor(np.asarray(feat) if not isinstance(feat, Tensor) else feat)
+    if feat.dim() != 2:
+        raise DataError(f"{source}: features of modality {name!r} must be a 2-D "
+                        f"[num_items, dim] matrix, got shape {tuple(feat.shape)}")
+    if feat.size(0) != num_items:
+        raise DataError(f"{source}: features of modality {name!r} have {feat.size(0)} rows, "
+                        f"expected one per item ({num_items})")
+    if not feat.is_floating_point():
+        feat = feat.float()
+    finite = torch.isfinite(feat)
+    if not bool(finite.all()):
+        row = int((~finite).any(dim=1).nonzero()[0])
+        raise DataError(f"{source}: features of modality {name!r} contain NaN or inf "
+                        f"(first at item {row})")
+    return feat.float()
+
+
+def _check_graph(name: str, graph, num_items: int, source: str) -> tuple[Tensor, Tensor]:
+    if not isinstance(graph, Mapping) or 'edge_index' not in graph:
+        raise DataError(f"{source}: graph of modality {name!r} must provide 'edge_index' "
+                        f"(and optionally 'edge_weight')")
+    edge_index = torch.as_tensor(np.asarray(graph['edge_index']))
+    if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.is_floating_point():
+        raise DataError(f"{source}: graph {name!r} edge_index must be an integer [2, E] array, "
+                        f"got {edge_index.dtype} of shape {tuple(edge_index.shape)}")
+    edge_index = edge_index.long()
+    if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= num_items):
+        raise DataError(f"{source}: graph {name!r} has item ids outside [0, {num_items}) "
+                        f"(min {int(edge_index.min())}, max {int(edge_index.max())})")
+    weight = graph.get('edge_weight')
+    if weight is None:
+        weight = torch.ones(edge_index.size(1))
+    weight = torch.as_tensor(np.asarray(weight)).float()
+    if weight.shape != (edge_index.size(1), ):
+        raise DataError(f"{source}: graph {name!r} edge_weight has shape {tuple(weight.shape)}, "
+                        f"expected ({edge_index.size(1)},)")
+    if not bool(torch.isfinite(weight).all()):
+        raise DataError(f"{source}: graph {name!r} edge_weight contains NaN or inf")
+    return edge_index, weight
+
+
+def from_arrays(
+    user: np.ndarray,
+    item: np.ndarray,
+    split: np.ndarray,
+    num_users: int | None = None,
+    num_items: int | None = None,
+    features: Mapping[str, np.ndarray | Tensor] | None = None,
+    graphs: Mapping[str, Mapping] | None = None,
+    name: str = 'in-memory',
+    source: str | None = None,
+    line_offset: int | None = None,
+) -> DataSplits:
+    r"""Builds the train / validation / test views from interaction arrays.
+
+    Args:
+        user (array): User id of each interaction (integers from 0).
+        item (array): Item id of each interaction (integers from 0).
+        split (array): Split of each interaction: 0 = train, 1 = validation, 2 = test
+            (MMRec's ``x_label``).
+        num_users (int, optional): Number of users; defaults to ``max(user) + 1``.
+        num_items (int, optional): Number of items; defaults to the number of feature rows or
+            graph nodes when given, else ``max(item) + 1``.
+        features (dict, optional): Modality name to ``[num_items, dim]`` feature matrix.
+        graphs (dict, optional): Modality name to a precomputed item-item graph, a mapping
+            with ``edge_index`` ``[2, E]`` and optional ``edge_weight`` ``[E]``.
+        name (str): Dataset name stored as ``data.name``.
+        source (str, optional): What to name in error messages (a file path); defaults to
+            ``name``.
+        line_offset (int, optional): When the arrays come from a text file, the line number of
+            the first interaction; errors then name file lines instead of array positions.
+
+    Raises:
+        DataError: On negative or non-integer ids, ids beyond ``num_users`` / ``num_items``,
+            NaN or inf features, wrongly shaped features or graphs, duplicate interactions,
+            unknown split labels or an empty split.
+    """
+    source = source or name
+    features = dict(features or {})
+    graphs = dict(graphs or {})
+
+    def where(i: int) -> str:
+        return f"line {i + line_offset}" if line_offset is not None else f"interaction {i}"
+
+    user = _as_index_array(user, 'user', source)
+    item = _as_index_array(item, 'item', source)
+    split = _as_index_array(split, 'split label', source)
+    if not (len(user) == len(item) == len(split)):
+        raise DataError(f"{source}: user, item and split arrays differ in length "
+                        f"({len(user)}, {len(item)}, {len(split)})")
+    if len(user) == 0:
+        raise DataError(f"{source}: no interactions")
+    bad = np.flatnonzero(split > TEST)
+    if bad.size:
+        raise DataError(f"{source}: {where(int(bad[0]))}: split label {split[bad[0]]} is not "
+                        f"0 (train), 1 (validation) or 2 (test)")
+
+    if num_items is None:
+        sizes = [len(f) for f in features.values()]
+        sizes += [int(g['num_items']) for g in graphs.values()
+                  if isinstance(g, Mapping) and 'num_items' in g]
+        num_items = max(sizes) if sizes else int(item.max()) + 1
+    num_users = int(user.max()) + 1 if num_users is None else int(num_users)
+    for field, ids, bound in (('user', user, num_users), ('item', item, num_items)):
+        over = np.flatnonzero(ids >= bound)
+        if over.size:
+            i = int(over[0])
+            what = 'feature rows / graph nodes' if field == 'item' and (
+                features or graphs) else f'{field}s'
+            raise DataError(f"{source}: {where(i)}: {field} id {ids[i]} is out of range; "
+                            f"there are {bound} {what}")
+
+    key = user * num_items + item
+    order = np.argsort(key, kind='stable')
+    dup = np.flatnonzero(key[order][1:] == key[order][:-1])
+    if dup.size:
+        first, second = int(order[dup[0]]), int(order[dup[0] + 1])
+        raise DataError(f"{source}: duplicate interaction (user {user[second]}, item "
+                        f"{item[second]}) at {where(second)}, first seen at {where(first)}")
+    for label, split_name in enumerate(SPLIT_NAMES):
+        if not (split == label).any():
+            raise DataError(f"{source}: the {split_name} split is empty")
+
+    feats = {m: _check_features(m, f, num_items, source) for m, f in features.items()}
+    knn = {}
+    for m, g in graphs.items():
+        if isinstance(g, Mapping) and 'num_items' in g and int(g['num_items']) != num_items:
+            raise DataError(f"{source}: graph {m!r} has num_items={int(g['num_items'])}, "
+                            f"expected {num_items}")
+        knn[m] = _check_graph(m, g, num_items, source)
+
+    edges = torch.from_numpy(np.stack([user, item]))
+    split_t = torch.from_numpy(split)
+    train_index = edges[:, split_t == TRAIN]
+    has_train = torch.zeros(num_users, dtype=torch.bool)
+    has_train[train_index[0]] = True
+    held_out_users = edges[0, split_t != TRAIN].unique()
+    dropped = int((~has_train[held_out_users]).sum())
+    if dropped:
+        log.warning("%s: %d users have validation/test interactions but no training "
+                    "interaction; they are dropped from evaluation", source, dropped)
+
+    views = []
+    for label in (TRAIN, VALID, TEST):
+        data = HeteroData()
+        data.name = name
+        data.eval_users_dropped = dropped
+        data['user'].num_nodes = num_users
+        data['item'].num_nodes = num_items
+        for m, f in feats.items():
+            data['item'][feature_key(m)] = f
+        for m, (ei, ew) in knn.items():
+            data[graph_type(m)].edge_index = ei
+            data[graph_type(m)].edge_weight = ew
+        data[INTERACTS].edge_index = train_index
+        label_index = edges[:, split_t == label]
+        if label != TRAIN:
+            # Users without training history cannot be ranked meaningfully: drop them.
+            label_index = label_index[:, has_train[label_index[0]]]
+        data[INTERACTS].edge_label_index = label_index
+        views.append(data)
+    return DataSplits(*views)
+
+
+def split_per_user(
+    user: np.ndarray,
+    num_users: int,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Assigns each interaction a split label (0 train, 1 validation, 2 test) per user.
+
+    Each user's interactions are shuffled with ``seed`` (or sorted by ``order``, e.g. a
+    timestamp, for a temporal split); the validation and test splits each take
+    :math:`\max(1, \lfloor r \cdot n_u \rfloor)` of a user's :math:`n_u` interactions when
+    :math:`n_u \geq 3`, and users with fewer interactions keep them all in training.
+
+    Args:
+        user (array): User id of each interaction.
+        num_users (int): Number of users.
+        ratios (tuple): Train, validation and test ratios (must sum to 1).
+        seed (int): Seed of the shuffle.
+        order (array, optional): Sort key per interaction; the latest go to test.
+    """
+    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
+        raise DataError(f"split ratios must be three non-negative numbers summing to 1, "
+                        f"got {ratios}")
+    rng = np.random.default_rng(seed)
+    key = rng.random(len(user)) if order is None else np.asarray(order, dtype=np.float64)
+    perm = np.lexsort((key, user))  # grouped by user, then by key
+    counts = np.bincount(user, minlength=num_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(len(user)) - np.repeat(starts, counts)  # position within the user
+    n = counts[user[perm]]
+    n_val = np.where(n >= 3, np.maximum(1, np.floor(ratios[1] * n)), 0).astype(np.int64)
+    n_test = np.where(n >= 3, np.maximum(1, np.floor(ratios[2] * n)), 0).astype(np.int64)
+    labels = np.zeros(len(user), dtype=np.int64)
+    labels[perm] = np.where(rank >= n - n_test, TEST,
+                            np.where(rank >= n - n_test - n_val, VALID, TRAIN))
+    return labels

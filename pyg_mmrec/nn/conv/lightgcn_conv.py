@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.typing import Adj, OptTensor
+from torch_geometric.utils import is_sparse, spmm, to_torch_csr_tensor
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    r"""``adj @ x`` for a symmetric sparse ``adj`` whose backward reuses ``adj``.
+
+    PyTorch's backward of a CSR product transposes the matrix on every call, which costs more
+    than the product itself; for the symmetric-normalised user-item graph
+    :math:`\mathbf{A}^\top = \mathbf{A}`, so the gradient is simply ``adj @ grad``.
+    """
+    @staticmethod
+    def forward(ctx, adj: Tensor, x: Tensor) -> Tensor:
+        ctx.adj = adj
+        return spmm(adj, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:
+        return None, spmm(ctx.adj, grad)
+
+
+def user_item_edge_index(edge_index: Tensor, num_users: int) -> Tensor:
+    r"""Turns user-item interactions ``[2, E]`` into the undirected edge list ``[2, 2E]`` of the
+    homogeneous graph whose nodes are the users ``0..U-1`` followed by the items
+    ``U..U+I-1``."""
+    user, item = edge_index[0], edge_index[1] + num_users
+    return torch.stack([torch.cat([user, item]), torch.cat([item, user])])
+
+
+def user_item_adjacency(edge_index: Tensor, num_users: int, num_items: int,
+                        edge_weight: OptTensor = None) -> Tensor:
+    r"""The symmetric-normalised adjacency of the user-item graph as a sparse CSR tensor,
+
+    .. math::
+        \hat{\mathbf{A}} = \mathbf{D}^{-1/2} \begin{pmatrix} \mathbf{0} & \mathbf{R} \\
+        \mathbf{R}^\top & \mathbf{0} \end{pmatrix} \mathbf{D}^{-1/2},
+
+    ready to be passed to :class:`LightGCNConv` with ``normalize=False``.
+
+    Args:
+        edge_index (Tensor): User-item interactions ``[2, E]``.
+        num_users (int): Number of users :math:`U`.
+        num_items (int): Number of items :math:`I`.
+        edge_weight (Tensor, optional): Interaction weights ``[E]`` (e.g. FREEDOM's pruned
+            graph keeps a subset with weight 1).
+    """
+    n = num_users + num_items
+    hom = user_item_edge_index(edge_index, num_users)
+    weight = None if edge_weight is None else edge_weight.repeat(2)
+    hom, weight = gcn_norm(hom, weight, n, add_self_loops=False)
+    with warnings.catch_warnings():  # PyTorch flags sparse CSR as beta on every construction
+        warnings.filterwarnings('ignore', message='Sparse (CSR tensor|invariant)')
+        return to_torch_csr_tensor(hom, weight, size=(n, n))
+
+
+class LightGCNConv(MessagePassing):
+    r"""The LightGCN propagation from the `"LightGCN: Simplifying and Powering Graph
+    Convolution Network for Recommendation" <https://arxiv.org/abs/2002.02126>`_ paper: ``L``
+    rounds of symmetric-normalised neighbourhood aggregation without weights or
+    non-linearities, averaged over the layer outputs :math:`0..L`:
+
+    .. math::
+        \mathbf{x}^{(l+1)}_i = \sum_{j \in \mathcal{N}(i)}
+        \frac{e_{ji}}{\sqrt{\deg(i)\deg(j)}} \mathbf{x}^{(l)}_j,
+        \qquad
+        \mathbf{x}^{\prime}_i = \frac{1}{L+1} \sum_{l=0}^{L} \mathbf{x}^{(l)}_i.
+
+    It runs on the homogeneous user-item graph (users first, then items; see
+    :func:`user_item_edge_index` and :func:`user_item_adjacency`) given either as an edge list
+    (messages are gathered and summed) or as a sparse adjacency (one sparse-dense product per
+    layer via :func:`torch_geometric.utils.spmm`); both give the same result. A sparse adjacency
+    is assumed symmetric, as the user-item graph is, which makes its backward pass one product.
+
+    Args:
+        num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`2`)
+        normalize (bool): If :obj:`False`, the input graph is taken as already normalised
+            (e.g. from :func:`user_item_adjacency`). (default: :obj:`True`)
+        **kwargs (optional): Additional arguments of
+            :class:`torch_geometric.nn.conv.MessagePassing`.
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F)`, edge indices
+          :math:`(2, |\mathcal{E}|)` or a sparse adjacency
+          :math:`(|\mathcal{V}|, |\mathcal{V}|)`, edge weights :math:`(|\mathcal{E}|)`
+          *(optional)*
+        - **output:** node features :math:`(|\mathcal{V}|, F)`
+    """
+    def __init__(self, num_layers: int = 2, normalize: bool = True, **kwargs):
+        kwargs.setdefault('aggr', 'add')
+        super().__init__(**kwargs)
+        if num_layers < 0:
+            raise ValueError(f"num_layers must be non-negative, got {num_layers}")
+        self.num_layers = num_layers
+        self.normalize = normalize
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
+        if self.normalize:
+            out = gcn_norm(edge_index, edge_weight, x.size(0), add_self_loops=False,
+                           dtype=x.dtype)
+            # gcn_norm returns (edge_index, weight) for an edge list, a matrix for a sparse one.
+            edge_index, edge_weight = (out, None) if is_sparse(edge_index) else out
+        layers = [x]
+        for _ in range(self.num_layers):
+            layers.append(self.propagate(edge_index, x=layers[-1], edge_weight=edge_weight))
+        return torch.stack(layers).mean(dim=0)
+
+    def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
+        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+
+    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
+        if isinstance(adj_t, Tensor) and x.requires_grad:
+            return _SymmetricSpMM.apply(adj_t, x)
+        return spmm(adj_t, x, reduce=self.aggr)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(num_layers={self.num_layers})'

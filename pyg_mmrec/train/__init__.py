@@ -1,0 +1,23 @@
+"""Training, evaluation, checkpoints, configs and the model registry."""
+from pyg_mmrec.train.checkpoint import load_checkpoint, save_checkpoint
+from pyg_mmrec.train.config import TrainConfig, load_yaml, parse_overrides, split_config
+from pyg_mmrec.train.evaluation import evaluate, recommend
+from pyg_mmrec.train.registry import MODELS, get_model_class, register
+from pyg_mmrec.train.trainer import Trainer, load_model, run
+
+__all__ = [
+    'MODELS',
+    'TrainConfig',
+    'Trainer',
+    'evaluate',
+    'get_model_class',
+    'load_checkpoint',
+    'load_model',
+    'load_yaml',
+    'parse_overrides',
+    'recommend',
+    'register',
+    'run',
+    'save_checkpoint',
+    'split_config',
+]

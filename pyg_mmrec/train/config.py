@@ -1,0 +1,140 @@
+"""Run configuration: trainer settings plus the model's hyper-parameters, validated."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pyg_mmrec.errors import ConfigError
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    r"""Settings of :class:`~pyg_mmrec.train.Trainer`.
+
+    Args:
+        lr (float): Adam learning rate. (default: :obj:`1e-3`)
+        weight_decay (float): Adam weight decay (models carry their own L2 term, so this is
+            usually 0). (default: :obj:`0.0`)
+        epochs (int): Maximum number of epochs. (default: :obj:`1000`)
+        batch_size (int): BPR triplets per step. (default: :obj:`2048`)
+        patience (int): Stop after this many epochs without a better validation score.
+            (default: :obj:`20`)
+        eval_every (int): Validate every this many epochs. (default: :obj:`1`)
+        metric (str): Validation metric that selects the epoch. (default: :obj:`'Recall@20'`)
+        ks (list of int): Cut-offs of the reported metrics. (default: :obj:`[5, 10, 20, 50]`)
+        exclude_val_at_test (bool): Remove validation items from the test rankings, as well as
+            training items. :obj:`False` reproduces MMRec, which ranks them.
+            (default: :obj:`True`)
+        seed (int): Seed of initialisation, triplet order and negatives. (default: :obj:`2024`)
+        max_scores (int): Largest user-item score matrix held during evaluation.
+            (default: :obj:`2**24`)
+        progress (bool): Show a progress bar. (default: :obj:`True`)
+    """
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    epochs: int = 1000
+    batch_size: int = 2048
+    patience: int = 20
+    eval_every: int = 1
+    metric: str = 'Recall@20'
+    ks: list[int] = dataclasses.field(default_factory=lambda: [5, 10, 20, 50])
+    exclude_val_at_test: bool = True
+    seed: int = 2024
+    max_scores: int = 2**24
+    progress: bool = True
+
+    def __post_init__(self):
+        positive = ('lr', 'epochs', 'batch_size', 'patience', 'eval_every', 'max_scores')
+        for key in positive:
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"config key {key!r} must be positive, got "
+                                  f"{getattr(self, key)!r}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"config key 'weight_decay' must be >= 0, got {self.weight_decay}")
+        if not self.ks or any(not isinstance(k, int) or k < 1 for k in self.ks):
+            raise ConfigError(f"config key 'ks' must be a list of positive integers, "
+                              f"got {self.ks!r}")
+        name, _, k = self.metric.partition('@')
+        from pyg_mmrec.metrics import METRIC_NAMES
+        if name not in METRIC_NAMES or not k.isdigit() or int(k) not in self.ks:
+            raise ConfigError(f"config key 'metric' must be one of {list(METRIC_NAMES)} at a "
+                              f"cut-off in ks={self.ks}, e.g. 'Recall@20', got {self.metric!r}")
+
+
+TRAIN_KEYS = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+              for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Checks ``value`` against the type of ``default``."""
+    if default is None or value is None:
+        return value
+    kind = type(default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is list:
+        ok = isinstance(value, list | tuple)
+        value = list(value) if ok else value
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise ConfigError(f"config key {key!r} expects a {kind.__name__} (like {default!r}), "
+                          f"got {value!r}")
+    return value
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """Parses ``key=value`` strings (values in YAML syntax: ``lr=1e-3``, ``ks=[10,20]``)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {pair!r}: the value is not valid YAML: {e}") from e
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Reads a YAML config file holding a flat mapping of config keys."""
+    path = Path(path)
+    try:
+        content = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file: {e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if content is None:
+        return {}
+    if not isinstance(content, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got "
+                          f"{type(content).__name__}")
+    return dict(content)
+
+
+def split_config(config: Mapping[str, Any], hparam_defaults: Mapping[str, Any],
+                 model_name: str) -> tuple[TrainConfig, dict[str, Any]]:
+    """Splits a flat config into trainer settings and model hyper-parameters, rejecting
+    unknown keys and values of the wrong type."""
+    train, hparams = {}, {}
+    for key, value in config.items():
+        if key in TRAIN_KEYS:
+            train[key] = _coerce(key, value, TRAIN_KEYS[key])
+        elif key in hparam_defaults:
+            hparams[key] = _coerce(key, value, hparam_defaults[key])
+        else:
+            raise ConfigError(
+                f"unknown config key {key!r} for model {model_name!r}; trainer keys: "
+                f"{sorted(TRAIN_KEYS)}; model keys: {sorted(hparam_defaults)}")
+    return TrainConfig(**train), hparams

@@ -1,0 +1,279 @@
+"""Training with early stopping on validation, checkpoints and resumption."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from pyg_mmrec.data import INTERACTS, DataSplits, TripletLoader, load_dataset
+from pyg_mmrec.errors import CheckpointError
+from pyg_mmrec.metrics import RankingEvaluator
+from pyg_mmrec.nn.models import Recommender
+from pyg_mmrec.train.checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
+from pyg_mmrec.train.config import TrainConfig, split_config
+from pyg_mmrec.train.evaluation import evaluate
+from pyg_mmrec.train.registry import get_model_class
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = 'checkpoint.pt'
+RESULTS = 'results.json'
+EPOCH_LOG = 'log.jsonl'
+
+
+def data_fingerprint(splits: DataSplits) -> dict[str, Any]:
+    """What a checkpoint records of its dataset, to refuse a different one later."""
+    return {'name': splits.name, 'num_users': splits.num_users, 'num_items': splits.num_items,
+            'num_train': int(splits.train[INTERACTS].edge_index.size(1))}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+class Trainer:
+    r"""Trains a :class:`~pyg_mmrec.nn.models.Recommender` with BPR triplets and Adam.
+
+    Each epoch visits every training interaction once with a fresh uniform negative
+    (:class:`~pyg_mmrec.data.TripletLoader`). Every ``eval_every`` epochs the model is ranked
+    against the validation split; training stops after ``patience`` epochs without a better
+    validation ``metric``, the best state is restored and the test split is evaluated
+    **once**, at that epoch. Model selection never sees the test split.
+
+    With an ``out_dir``, every validation writes ``checkpoint.pt`` (atomically: best and last
+    states, optimizer, history) and appends a line to ``log.jsonl``; :meth:`fit` with
+    ``resume=True`` continues from the checkpoint exactly where it stopped.
+
+    Data parallelism: under an initialised :mod:`torch.distributed` process group, pass
+    ``rank`` and ``world_size``; each rank draws its own share of the epoch's triplets (wrap
+    the model in :class:`~torch.nn.parallel.DistributedDataParallel` to average gradients),
+    rank 0 alone validates, checkpoints and tests, and its stop decision is broadcast.
+
+    Args:
+        model (Recommender): The model to train.
+        splits (DataSplits): The dataset.
+        config (TrainConfig, optional): Settings.
+        out_dir (str or Path, optional): Where to write checkpoints, the log and results.
+        run_info (dict, optional): Recorded in checkpoints and results (model name, data).
+        rank (int): Rank of this process. (default: :obj:`0`)
+        world_size (int): Number of processes. (default: :obj:`1`)
+    """
+    def __init__(self, model: Recommender, splits: DataSplits,
+                 config: TrainConfig | None = None, out_dir: str | Path | None = None,
+                 run_info: dict[str, Any] | None = None, rank: int = 0, world_size: int = 1):
+        self.model = model
+        self.splits = splits
+        self.config = config or TrainConfig()
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.run_info = dict(run_info or {})
+        self.rank = rank
+        self.evaluator = RankingEvaluator(self.config.ks, self.config.max_scores)
+        self.loader = TripletLoader(splits.train[INTERACTS].edge_index, splits.num_items,
+                                    self.config.batch_size, self.config.seed, rank, world_size)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr,
+                                          weight_decay=self.config.weight_decay)
+        self.history: list[dict[str, Any]] = []
+        self.best_epoch = -1
+        self.best_valid: dict[str, float] = {}
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad_epochs = 0
+        self.epoch = 0  # the next epoch to run
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        """Metrics of the current model on ``split``."""
+        return evaluate(self.model, self.splits, split, self.evaluator,
+                        self.config.exclude_val_at_test)
+
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the training triplets; returns the mean of each loss term."""
+        self.model.train()
+        self.loader.set_epoch(self.epoch)
+        totals: dict[str, float] = {}
+        for user, pos, neg in self.loader:
+            losses = self.model.loss(self.splits.train, user, pos, neg)
+            self.optimizer.zero_grad()
+            losses['loss'].backward()
+            self.optimizer.step()
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + value.item()
+        return {key: value / len(self.loader) for key, value in totals.items()}
+
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Trains to early stop, restores the best state, tests it once; returns the results
+        (also written to ``out_dir/results.json``)."""
+        cfg = self.config
+        if resume:
+            self._restore()
+        else:
+            torch.manual_seed(cfg.seed)
+            if self.out_dir is not None and self.is_main:
+                atomic_write(self.out_dir / EPOCH_LOG, lambda f: None)
+        bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run_info.get('model', 'train'),
+                   unit='epoch', disable=not (cfg.progress and self.is_main), dynamic_ncols=True)
+        stop = self.bad_epochs >= cfg.patience
+        while self.epoch < cfg.epochs and not stop:
+            start = time.perf_counter()
+            record: dict[str, Any] = {'epoch': self.epoch, **self.train_epoch()}
+            record['train_seconds'] = time.perf_counter() - start
+            self.epoch += 1
+            if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
+                if self.is_main:
+                    stop = self._validate(record)
+                if _distributed():
+                    flag = torch.tensor([int(stop)])
+                    dist.broadcast(flag, src=0)
+                    stop = bool(flag)
+            self.history.append(record)
+            if self.is_main:
+                self._write_epoch(record)
+            best = self.best_valid.get(cfg.metric, float('nan'))
+            bar.set_postfix(loss=f"{record['loss']:.4f}", best=f"{best:.4f}@{self.best_epoch}",
+                            refresh=False)
+            bar.update(1)
+        bar.close()
+        return self._finish() if self.is_main else {}
+
+    def _validate(self, record: dict[str, Any]) -> bool:
+        """Validates, tracks the best state; returns whether to stop."""
+        cfg = self.config
+        start = time.perf_counter()
+        valid = self.evaluate('val')
+        record['eval_seconds'] = time.perf_counter() - start
+        record['valid'] = valid
+        if valid[cfg.metric] > self.best_valid.get(cfg.metric, float('-inf')):
+            self.best_epoch = record['epoch']
+            self.best_valid = valid
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += cfg.eval_every
+        return self.bad_epochs >= cfg.patience
+
+    def _write_epoch(self, record: dict[str, Any]) -> None:
+        if self.out_dir is None:
+            return
+        with open(self.out_dir / EPOCH_LOG, 'a', encoding='utf-8') as f:
+            f.write(json.dumps(record) + '\n')
+        if 'valid' in record:
+            save_checkpoint(self.out_dir / CHECKPOINT, self._checkpoint())
+
+    def _checkpoint(self, test: dict[str, float] | None = None) -> dict[str, Any]:
+        return {
+            **self.run_info,
+            'hparams': self.model.hparams,
+            'config': dataclasses.asdict(self.config),
+            'data_fingerprint': data_fingerprint(self.splits),
+            'best_epoch': self.best_epoch,
+            'best_state': self.best_state,
+            'valid': self.best_valid,
+            'test': test,
+            'epoch': self.epoch,
+            'last_state': self.model.state_dict(),
+            'optimizer': self.optimizer.state_dict(),
+            'rng': torch.get_rng_state(),
+            'history': self.history,
+            'bad_epochs': self.bad_epochs,
+        }
+
+    def _restore(self) -> None:
+        if self.out_dir is None:
+            raise CheckpointError("resuming needs the out_dir holding checkpoint.pt")
+        ckpt = load_checkpoint(self.out_dir / CHECKPOINT)
+        if ckpt['data_fingerprint'] != data_fingerprint(self.splits):
+            raise CheckpointError(f"{self.out_dir / CHECKPOINT}: was trained on "
+                                  f"{ckpt['data_fingerprint']}, not on "
+                                  f"{data_fingerprint(self.splits)}")
+        self.model.load_state_dict(ckpt['last_state'])
+        self.optimizer.load_state_dict(ckpt['optimizer'])
+        torch.set_rng_state(ckpt['rng'])
+        self.epoch, self.history = ckpt['epoch'], ckpt['history']
+        self.best_epoch, self.best_valid = ckpt['best_epoch'], ckpt['valid']
+        self.best_state, self.bad_epochs = ckpt['best_state'], ckpt['bad_epochs']
+        if self.is_main:  # the log may hold epochs run after the checkpoint: rewrite it
+            lines = ''.join(json.dumps(r) + '\n' for r in self.history)
+            atomic_write(self.out_dir / EPOCH_LOG, lambda f: f.write(lines.encode('utf-8')))
+
+    def _finish(self) -> dict[str, Any]:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        start = time.perf_counter()
+        test = self.evaluate('test')
+        test_seconds = time.perf_counter() - start
+        train_times = [r['train_seconds'] for r in self.history]
+        eval_times = [r['eval_seconds'] for r in self.history if 'eval_seconds' in r]
+        results = {
+            **self.run_info,
+            'config': {**dataclasses.asdict(self.config), **self.model.hparams},
+            'seed': self.config.seed,
+            'best_epoch': self.best_epoch,
+            'epochs_run': self.epoch,
+            'valid': self.best_valid,
+            'test': test,
+            'train_seconds_per_epoch': statistics.median(train_times) if train_times else 0.0,
+            'eval_seconds': statistics.median(eval_times) if eval_times else 0.0,
+            'test_seconds': test_seconds,
+            'total_train_seconds': sum(train_times) + sum(eval_times),
+            'peak_rss_mb': peak_rss_mb(),
+            'num_parameters': sum(p.numel() for p in self.model.parameters()),
+        }
+        if self.out_dir is not None:
+            save_checkpoint(self.out_dir / CHECKPOINT, self._checkpoint(test))
+            write_json(self.out_dir / RESULTS, results)
+        return results
+
+
+def run(model: str, data: str | Path | DataSplits = 'synthetic',
+        config: dict[str, Any] | None = None, out_dir: str | Path | None = None,
+        resume: bool = False) -> dict[str, Any]:
+    """Trains the registered model ``model`` on ``data`` and tests it: the Python equivalent of
+    ``pyg-mmrec train``.
+
+    Args:
+        model (str): Registered model name, e.g. ``'lightgcn'``.
+        data (str, Path or DataSplits): A dataset, a folder or ``'synthetic'``.
+        config (dict, optional): Flat mapping of trainer settings
+            (:class:`TrainConfig`) and model hyper-parameters.
+        out_dir (str or Path, optional): Where to write checkpoint, log and results.
+        resume (bool): Continue from ``out_dir/checkpoint.pt``.
+    """
+    cls = get_model_class(model)
+    train_config, hparams = split_config(config or {}, cls.hparam_defaults(), model)
+    splits = data if isinstance(data, DataSplits) else load_dataset(data)
+    torch.manual_seed(train_config.seed)
+    net = cls.from_data(splits.train, **hparams)
+    data_name = splits.name if isinstance(data, DataSplits) else str(data)
+    trainer = Trainer(net, splits, train_config, out_dir,
+                      run_info={'model': model.lower(), 'data': data_name})
+    return trainer.fit(resume=resume)
+
+
+def load_model(checkpoint: str | Path, splits: DataSplits) -> tuple[Recommender, dict[str, Any]]:
+    """Rebuilds the best model of a checkpoint for ``splits`` (which must be the dataset it
+    was trained on); returns the model and the checkpoint's contents."""
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt['data_fingerprint'] != data_fingerprint(splits):
+        raise CheckpointError(f"{checkpoint}: was trained on {ckpt['data_fingerprint']}, "
+                              f"not on {data_fingerprint(splits)}")
+    if ckpt['best_state'] is None:
+        raise CheckpointError(f"{checkpoint}: holds no validated state yet")
+    model = get_model_class(ckpt['model']).from_data(splits.train, **ckpt['hparams'])
+    model.load_state_dict(ckpt['best_state'])
+    return model, ckpt

@@ -1,0 +1,31 @@
+"""Small shared mechanisms."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class PairSet:
+    r"""A set of ``(user, item)`` pairs with vectorised membership tests.
+
+    Pairs are stored as sorted keys :math:`u \cdot I + i` and looked up with
+    :func:`torch.searchsorted`, in :math:`O(\log E)` per query and no Python loop.
+
+    Args:
+        edge_index (Tensor): Pairs ``[2, E]`` (row 0 users, row 1 items).
+        num_items (int): Number of items :math:`I`.
+    """
+    def __init__(self, edge_index: Tensor, num_items: int):
+        self.num_items = num_items
+        self.keys = (edge_index[0] * num_items + edge_index[1]).unique()
+
+    def __contains__(self, pair: tuple[int, int]) -> bool:
+        return bool(self.contains(torch.tensor([pair[0]]), torch.tensor([pair[1]])))
+
+    def contains(self, user: Tensor, item: Tensor) -> Tensor:
+        """Whether each ``(user, item)`` pair (broadcast together) is in the set."""
+        key = user * self.num_items + item
+        if self.keys.numel() == 0:
+            return torch.zeros_like(key, dtype=torch.bool)
+        pos = torch.searchsorted(self.keys, key).clamp(max=self.keys.numel() - 1)
+        return self.keys[pos] == key
