@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from pyg_mmrec.data.splits import DataSplits, from_arrays, split_per_user
+from pyg_mmrec.data.splits import (
+    DataSplits,
+    _check_features,
+    _check_graph,
+    from_arrays,
+    split_per_user,
+)
 from pyg_mmrec.errors import DataError
 
 MMREC_COLUMNS = ('userID', 'itemID', 'x_label')
@@ -53,13 +60,14 @@ def read_table(path: Path, columns: dict[str, str]) -> dict[str, np.ndarray]:
             continue
         try:
             arr = np.array(values, dtype=np.float64 if kind == 'float' else np.int64)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an id beyond int64
             arr = None
         if kind == 'int' and arr is not None and arr.size and arr.min() < 0:
             arr = None
         if arr is None:  # find the first offending line for the message
             for i, v in enumerate(values):
-                ok = re.fullmatch(r'\d+', v.strip()) if kind == 'int' else _is_float(v)
+                ok = (re.fullmatch(r'\d+', v.strip()) and int(v) < 2**63 if kind == 'int'
+                      else _is_float(v))
                 if not ok:
                     expected = 'a non-negative integer id' if kind == 'int' else 'a number'
                     raise DataError(f"{path}, line {i + 2}, field {name!r}: {v!r} is not "
@@ -104,15 +112,16 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
             features[path.name[:-len('_feat.npy')]] = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise DataError(f"{path}: not a readable numeric .npy array: {e}") from e
-    graphs = {}
+    graphs, graph_paths = {}, {}
     for path in sorted(root.glob('*_knn*.npz')):
         modality = path.name.split('_knn')[0]
         if modality in graphs:
             raise DataError(f"{path}: a second graph for modality {modality!r}")
+        graph_paths[modality] = path
         try:
             with np.load(path, allow_pickle=False) as z:
                 graphs[modality] = {k: z[k] for k in z.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
             raise DataError(f"{path}: not a readable .npz archive: {e}") from e
         for key in ('edge_index', 'edge_weight', 'num_items'):
             if key not in graphs[modality]:
@@ -122,6 +131,23 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
         if f.ndim != 2:
             raise DataError(f"{root / (m + '_feat.npy')}: expected a 2-D [num_items, dim] "
                             f"matrix, got shape {f.shape}")
+    # Validate features and graphs here, so that errors name their own file (from_arrays
+    # only knows the .inter file); num_items is derived as from_arrays derives it.
+    for m, g in graphs.items():
+        n = np.asarray(g['num_items'])
+        if n.ndim != 0 or n.dtype.kind not in 'iu':
+            raise DataError(f"{graph_paths[m]}: num_items must be a single integer, got "
+                            f"{g['num_items']!r}")
+    sizes = [len(f) for f in features.values()] + [int(g['num_items']) for g in graphs.values()]
+    if sizes:
+        num_items = max(sizes)
+        for m, f in features.items():
+            features[m] = _check_features(m, f, num_items, str(root / (m + '_feat.npy')))
+        for m, g in graphs.items():
+            if int(g['num_items']) != num_items:
+                raise DataError(f"{graph_paths[m]}: num_items={int(g['num_items'])}, expected "
+                                f"{num_items} (the number of feature rows / graph nodes)")
+            _check_graph(m, g, num_items, str(graph_paths[m]))
 
     return from_arrays(
         table['userID'], table['itemID'], table['x_label'],
@@ -162,8 +188,13 @@ def load_movielens100k(root: str | Path, seed: int = 2024,
         unknown = np.setdiff1d(item_ids, all_items)
         if unknown.size:
             raise DataError(f"{inter_path}: item id {unknown[0]} is not listed in {item_path}")
-        order = np.argsort(all_items)
+        order = np.argsort(all_items, kind='stable')
         all_items = all_items[order]
+        dup = np.flatnonzero(all_items[1:] == all_items[:-1])
+        if dup.size:
+            first, second = int(order[dup[0]]), int(order[dup[0] + 1])
+            raise DataError(f"{item_path}, line {second + 2}: item id {all_items[dup[0]]} is "
+                            f"listed twice (first at line {first + 2})")
         texts = [f"{t} ({y}): {c}" for t, y, c in zip(
             items['movie_title:token_seq'][order], items['release_year:token'][order],
             items['class:token_seq'][order], strict=True)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from numbers import Integral
 
 import torch
 from torch import Tensor
@@ -26,7 +27,7 @@ class NegativeSampler:
     def __init__(self, edge_index: Tensor, num_items: int):
         self.num_items = num_items
         self.positives = PairSet(edge_index, num_items)
-        degree = torch.bincount(edge_index[0])
+        degree = torch.bincount(self.positives.keys // num_items)  # distinct items per user
         if degree.numel() and int(degree.max()) >= num_items:
             user = int(degree.argmax())
             raise ConfigError(f"user {user} interacted with every item; no negative exists")
@@ -60,7 +61,7 @@ class TripletLoader:
     """
     def __init__(self, edge_index: Tensor, num_items: int, batch_size: int, seed: int = 0,
                  rank: int = 0, world_size: int = 1):
-        if batch_size < 1:
+        if not isinstance(batch_size, Integral) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not 0 <= rank < world_size:
             raise ConfigError(f"rank {rank} is outside [0, world_size={world_size})")

@@ -116,7 +116,15 @@ def _as_index_array(values, field: str, source: str) -> np.ndarray:
 
 
 def _check_features(name: str, feat, num_items: int, source: str) -> Tensor:
-    feat = torch.as_tensor(np.asarray(feat) if not isinstance(feat, Tensor) else feat)
+    if not isinstance(feat, Tensor):
+        feat = np.asarray(feat)
+        if feat.dtype.kind not in 'biuf':
+            raise DataError(f"{source}: features of modality {name!r} must be real numbers, "
+                            f"got dtype {feat.dtype}")
+    feat = torch.as_tensor(feat)
+    if feat.is_complex():
+        raise DataError(f"{source}: features of modality {name!r} must be real numbers, "
+                        f"got dtype {feat.dtype}")
     if feat.dim() != 2:
         raise DataError(f"{source}: features of modality {name!r} must be a 2-D "
                         f"[num_items, dim] matrix, got shape {tuple(feat.shape)}")

@@ -175,7 +175,8 @@ class Trainer:
         if 'valid' in record:
             save_checkpoint(self.out_dir / CHECKPOINT, self._checkpoint())
 
-    def _checkpoint(self, test: dict[str, float] | None = None) -> dict[str, Any]:
+    def _checkpoint(self, test: dict[str, float] | None = None,
+                    last_state: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
         return {
             **self.run_info,
             'hparams': self.model.hparams,
@@ -186,7 +187,7 @@ class Trainer:
             'valid': self.best_valid,
             'test': test,
             'epoch': self.epoch,
-            'last_state': self.model.state_dict(),
+            'last_state': self.model.state_dict() if last_state is None else last_state,
             'optimizer': self.optimizer.state_dict(),
             'rng': torch.get_rng_state(),
             'history': self.history,
@@ -212,6 +213,7 @@ class Trainer:
             atomic_write(self.out_dir / EPOCH_LOG, lambda f: f.write(lines.encode('utf-8')))
 
     def _finish(self) -> dict[str, Any]:
+        last_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         start = time.perf_counter()
@@ -235,7 +237,7 @@ class Trainer:
             'num_parameters': sum(p.numel() for p in self.model.parameters()),
         }
         if self.out_dir is not None:
-            save_checkpoint(self.out_dir / CHECKPOINT, self._checkpoint(test))
+            save_checkpoint(self.out_dir / CHECKPOINT, self._checkpoint(test, last_state))
             write_json(self.out_dir / RESULTS, results)
         return results
 

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import is_sparse, spmm, to_torch_csr_tensor
+from torch_geometric.utils import spmm, to_torch_csr_tensor
 
 
 class _SymmetricSpMM(torch.autograd.Function):
@@ -105,8 +105,8 @@ class LightGCNConv(MessagePassing):
         if self.normalize:
             out = gcn_norm(edge_index, edge_weight, x.size(0), add_self_loops=False,
                            dtype=x.dtype)
-            # gcn_norm returns (edge_index, weight) for an edge list, a matrix for a sparse one.
-            edge_index, edge_weight = (out, None) if is_sparse(edge_index) else out
+            # gcn_norm returns a bare matrix for a torch_sparse.SparseTensor, else a pair.
+            edge_index, edge_weight = out if isinstance(out, tuple) else (out, None)
         layers = [x]
         for _ in range(self.num_layers):
             layers.append(self.propagate(edge_index, x=layers[-1], edge_weight=edge_weight))

@@ -1,0 +1,99 @@
+import json
+
+import numpy as np
+import pytest
+
+from pyg_mmrec.cli import main
+
+
+@pytest.fixture
+def mmrec_folder(tmp_path, tiny_splits):
+    """The tiny synthetic dataset written in MMRec's folder format."""
+    folder = tmp_path / 'toy'
+    folder.mkdir()
+    rows = ['userID\titemID\tx_label']
+    for label, view in enumerate(tiny_splits):
+        for u, i in view['user', 'interacts', 'item'].edge_label_index.t().tolist():
+            rows.append(f'{u}\t{i}\t{label}')
+    (folder / 'toy.inter').write_text('\n'.join(rows) + '\n')
+    np.save(folder / 'image_feat.npy', tiny_splits.train['item'].x_image.numpy())
+    return folder
+
+
+def test_train_evaluate_recommend(mmrec_folder, tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert main(['train', '--model', 'lightgcn', '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=3', 'progress=false', 'embedding_dim=16']) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((out / 'results.json').read_text())
+    assert f"{results['test']['Recall@20']:.4f}" in printed
+    assert results['config']['epochs'] == 3 and results['model'] == 'lightgcn'
+
+    assert main(['evaluate', '--checkpoint', str(out / 'checkpoint.pt'),
+                 '--data', str(mmrec_folder)]) == 0
+    assert f"{results['test']['NDCG@10']:.4f}" in capsys.readouterr().out
+
+    tsv = tmp_path / 'recs.tsv'
+    assert main(['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--data',
+                 str(mmrec_folder), '--k', '5', '--split', 'test', '--out', str(tsv)]) == 0
+    assert 'recommendations to' in capsys.readouterr().out
+    lines = tsv.read_text().splitlines()
+    assert lines[0] == 'userID\titemID\trank\tscore'
+    recs = [line.split('\t') for line in lines[1:]]
+    inter = [line.split('\t') for line in (mmrec_folder / 'toy.inter').read_text().split('\n')[1:]
+             if line]
+    seen = {(u, i) for u, i, label in inter if label in ('0', '1')}  # train + validation
+    assert recs and not {(u, i) for u, i, _, _ in recs} & seen
+    test_users = {u for u, _, label in inter if label == '2'}
+    assert {u for u, *_ in recs} <= test_users
+    for user in {u for u, *_ in recs}:
+        rows = [r for r in recs if r[0] == user]
+        assert [int(r[2]) for r in rows] == [1, 2, 3, 4, 5]
+        assert [float(r[3]) for r in rows] == sorted((float(r[3]) for r in rows), reverse=True)
+
+    assert main(['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--data',
+                 str(mmrec_folder), '--k', '2', '--users', '0,3']) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [r.split('\t')[0] for r in rows] == ['0', '0', '3', '3']
+
+
+def test_config_file_and_overrides(mmrec_folder, tmp_path):
+    config = tmp_path / 'c.yaml'
+    config.write_text('epochs: 2\nembedding_dim: 8\nprogress: false\n')
+    out = tmp_path / 'run'
+    assert main(['train', '--model', 'bprmf', '--data', str(mmrec_folder), '--out', str(out),
+                 '--config', str(config), '--set', 'embedding_dim=4']) == 0
+    results = json.loads((out / 'results.json').read_text())
+    assert results['config']['embedding_dim'] == 4 and results['config']['epochs'] == 2
+
+
+def test_data_info(mmrec_folder, capsys):
+    assert main(['data', 'info', str(mmrec_folder)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info['users'] == 120 and info['items'] == 80 and info['modalities'] == {'image': 64}
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['train', '--model', 'nope', '--data', 'synthetic', '--out', 'x'], "unknown model 'nope'"),
+    (['train', '--model', 'bprmf', '--data', 'synthetic', '--out', 'x', '--set', 'foo=1'],
+     "unknown config key 'foo'"),
+    (['train', '--model', 'bprmf', '--data', 'synthetic', '--out', 'x', '--set', 'lr'],
+     'key=value'),
+    (['data', 'info', '/nonexistent/folder'], 'no such dataset'),
+    (['evaluate', '--checkpoint', '/nonexistent.pt', '--data', 'synthetic'], 'not found'),
+])
+def test_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith('pyg-mmrec: error:') and 'Traceback' not in err
+
+
+def test_bad_users_argument(mmrec_folder, tmp_path, capsys):
+    out = tmp_path / 'run'
+    main(['train', '--model', 'bprmf', '--data', str(mmrec_folder), '--out', str(out),
+          '--set', 'epochs=1', 'progress=false'])
+    for users, message in (('1,x', 'comma-separated'), ('999', 'out of range')):
+        assert main(['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--data',
+                     str(mmrec_folder), '--users', users]) == 2
+        assert message in capsys.readouterr().err

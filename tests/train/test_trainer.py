@@ -1,0 +1,146 @@
+import json
+
+import pytest
+import torch
+
+import pyg_mmrec.train.trainer as trainer_module
+from pyg_mmrec.errors import CheckpointError, ConfigError
+from pyg_mmrec.nn.models import LightGCN
+from pyg_mmrec.train import TrainConfig, Trainer, load_checkpoint, load_model, run
+
+FAST = {'progress': False, 'batch_size': 256, 'lr': 0.01, 'embedding_dim': 16}
+
+
+def test_run_is_deterministic(tiny_splits, tmp_path):
+    a = run('lightgcn', tiny_splits, {**FAST, 'epochs': 4}, out_dir=tmp_path / 'a')
+    b = run('lightgcn', tiny_splits, {**FAST, 'epochs': 4}, out_dir=tmp_path / 'b')
+    assert a['valid'] == b['valid'] and a['test'] == b['test']
+    sa = load_checkpoint(tmp_path / 'a' / 'checkpoint.pt')['best_state']
+    sb = load_checkpoint(tmp_path / 'b' / 'checkpoint.pt')['best_state']
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    c = run('lightgcn', tiny_splits, {**FAST, 'epochs': 4, 'seed': 1})
+    assert c['valid'] != a['valid']
+
+
+def test_early_stopping_selects_best_validation_epoch_and_tests_once(tiny_splits, tmp_path,
+                                                                     monkeypatch):
+    calls = []
+    real_evaluate = trainer_module.evaluate
+
+    def spy(model, splits, split, *args, **kwargs):
+        calls.append(split)
+        return real_evaluate(model, splits, split, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, 'evaluate', spy)
+    results = run('bprmf', tiny_splits, {**FAST, 'lr': 0.05, 'epochs': 200, 'patience': 3},
+                  out_dir=tmp_path)
+    assert calls.count('test') == 1 and calls[-1] == 'test'
+    assert set(calls[:-1]) == {'val'}
+    log = [json.loads(line) for line in (tmp_path / 'log.jsonl').read_text().splitlines()]
+    recalls = [r['valid']['Recall@20'] for r in log]
+    assert results['epochs_run'] == len(log) < 200  # stopped early
+    best = max(range(len(recalls)), key=lambda i: (recalls[i], -i))
+    assert results['best_epoch'] == best
+    assert results['valid']['Recall@20'] == recalls[best]
+    assert len(log) == best + 1 + 3  # patience epochs after the best one
+
+
+def test_results_and_checkpoint_contents(tiny_splits, tmp_path):
+    results = run('lightgcn', tiny_splits, {**FAST, 'epochs': 2}, out_dir=tmp_path)
+    on_disk = json.loads((tmp_path / 'results.json').read_text())
+    assert on_disk == json.loads(json.dumps(results))
+    for key in ('model', 'data', 'config', 'seed', 'best_epoch', 'valid', 'test',
+                'train_seconds_per_epoch', 'eval_seconds', 'peak_rss_mb'):
+        assert key in on_disk
+    assert 'Recall@20' in on_disk['test'] and 'NDCG@50' in on_disk['valid']
+    assert on_disk['config']['embedding_dim'] == 16
+    model, ckpt = load_model(tmp_path / 'checkpoint.pt', tiny_splits)
+    assert isinstance(model, LightGCN) and ckpt['test'] == results['test']
+    assert not list(tmp_path.glob('.*.tmp'))  # no leftovers of atomic writes
+
+
+def test_resume_equals_uninterrupted_run(tiny_splits, tmp_path):
+    config = {**FAST, 'patience': 100}
+    full = run('lightgcn', tiny_splits, {**config, 'epochs': 6}, out_dir=tmp_path / 'full')
+    run('lightgcn', tiny_splits, {**config, 'epochs': 3}, out_dir=tmp_path / 'part')
+    resumed = run('lightgcn', tiny_splits, {**config, 'epochs': 6}, out_dir=tmp_path / 'part',
+                  resume=True)
+    assert resumed['valid'] == full['valid'] and resumed['test'] == full['test']
+    assert resumed['epochs_run'] == 6
+    a = load_checkpoint(tmp_path / 'full' / 'checkpoint.pt')['last_state']
+    b = load_checkpoint(tmp_path / 'part' / 'checkpoint.pt')['last_state']
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = (tmp_path / 'part' / 'log.jsonl').read_text().splitlines()
+    assert [json.loads(line)['epoch'] for line in log] == list(range(6))
+
+
+def test_resume_refuses_other_data(tiny_splits, tmp_path):
+    from pyg_mmrec.data import make_synthetic
+    run('bprmf', tiny_splits, {**FAST, 'epochs': 1}, out_dir=tmp_path)
+    other = make_synthetic(num_users=50, num_items=40, seed=1)
+    with pytest.raises(CheckpointError, match='trained on'):
+        run('bprmf', other, {**FAST, 'epochs': 2}, out_dir=tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match='trained on'):
+        load_model(tmp_path / 'checkpoint.pt', other)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (open, ('/tmp/pyg_mmrec_pwned', 'w'))
+
+
+def test_loading_never_executes_code(tmp_path):
+    path = tmp_path / 'evil.pt'
+    torch.save({'format': 'pyg_mmrec-checkpoint-v1', 'x': _Payload()}, path)
+    with pytest.raises(CheckpointError, match='not a loadable'):
+        load_checkpoint(path)
+    import os
+    assert not os.path.exists('/tmp/pyg_mmrec_pwned')
+    (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / 'junk.pt')
+    with pytest.raises(CheckpointError, match='not found'):
+        load_checkpoint(tmp_path / 'missing.pt')
+    torch.save({'format': 'other'}, tmp_path / 'other.pt')
+    with pytest.raises(CheckpointError, match='format'):
+        load_checkpoint(tmp_path / 'other.pt')
+
+
+def test_failed_write_keeps_previous_checkpoint(tiny_splits, tmp_path, monkeypatch):
+    run('bprmf', tiny_splits, {**FAST, 'epochs': 1}, out_dir=tmp_path)
+    before = (tmp_path / 'checkpoint.pt').read_bytes()
+
+    def broken_save(obj, f, *args, **kwargs):
+        f.write(b'partial')
+        raise OSError('disk full')
+
+    monkeypatch.setattr(torch, 'save', broken_save)
+    with pytest.raises(OSError):
+        run('bprmf', tiny_splits, {**FAST, 'epochs': 1}, out_dir=tmp_path)
+    assert (tmp_path / 'checkpoint.pt').read_bytes() == before
+    assert not list(tmp_path.glob('.*.tmp'))
+
+
+def test_config_errors(tiny_splits):
+    with pytest.raises(ConfigError, match='unknown model'):
+        run('nope', tiny_splits)
+    with pytest.raises(ConfigError, match="unknown config key 'lrate'"):
+        run('lightgcn', tiny_splits, {'lrate': 0.1})
+    with pytest.raises(ConfigError, match="'lr' expects a float"):
+        run('lightgcn', tiny_splits, {'lr': 'fast'})
+    with pytest.raises(ConfigError, match="'epochs' must be positive"):
+        run('lightgcn', tiny_splits, {'epochs': 0})
+    with pytest.raises(ConfigError, match="'metric'"):
+        TrainConfig(metric='Recall@7')
+    with pytest.raises(ConfigError, match="'embedding_dim' expects a int"):
+        run('lightgcn', tiny_splits, {'embedding_dim': 1.5})
+
+
+def test_trainer_shards_triplets_across_ranks(tiny_splits):
+    model = LightGCN.from_data(tiny_splits.train)
+    shares = [Trainer(model, tiny_splits, TrainConfig(progress=False), rank=r, world_size=2)
+              for r in range(2)]
+    edges = [torch.cat([u * 1000 + p for u, p, _ in t.loader]) for t in shares]
+    assert not set(edges[0].tolist()) & set(edges[1].tolist())
+    total = tiny_splits.train['user', 'interacts', 'item'].edge_index.size(1)
+    assert len(edges[0]) + len(edges[1]) == total
