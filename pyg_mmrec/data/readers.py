@@ -141,13 +141,13 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
     sizes = [len(f) for f in features.values()] + [int(g['num_items']) for g in graphs.values()]
     if sizes:
         num_items = max(sizes)
-        for m, f in features.items():
-            features[m] = _check_features(m, f, num_items, str(root / (m + '_feat.npy')))
         for m, g in graphs.items():
             if int(g['num_items']) != num_items:
                 raise DataError(f"{graph_paths[m]}: num_items={int(g['num_items'])}, expected "
-                                f"{num_items} (the number of feature rows / graph nodes)")
+                                f"{num_items} (the most feature rows / graph nodes in {root})")
             _check_graph(m, g, num_items, str(graph_paths[m]))
+        for m, f in features.items():
+            features[m] = _check_features(m, f, num_items, str(root / (m + '_feat.npy')))
 
     return from_arrays(
         table['userID'], table['itemID'], table['x_label'],

@@ -67,7 +67,7 @@ class TripletLoader:
             raise ConfigError(f"rank {rank} is outside [0, world_size={world_size})")
         self.edge_index = edge_index
         self.sampler = NegativeSampler(edge_index, num_items)
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.seed = seed
         self.rank = rank
         self.world_size = world_size

@@ -104,7 +104,7 @@ def _as_index_array(values, field: str, source: str) -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{source}: {field}[{i}] = {arr[i]!r} is not an integer id")
+            raise DataError(f"{source}: {field}[{i}] = {arr[i].item()!r} is not an integer id")
         arr = arr.astype(np.int64)
     elif arr.dtype.kind not in 'iu':
         raise DataError(f"{source}: {field} must hold integer ids, got dtype {arr.dtype}")

@@ -107,10 +107,11 @@ class LightGCNConv(MessagePassing):
                            dtype=x.dtype)
             # gcn_norm returns a bare matrix for a torch_sparse.SparseTensor, else a pair.
             edge_index, edge_weight = out if isinstance(out, tuple) else (out, None)
-        layers = [x]
+        out = h = x
         for _ in range(self.num_layers):
-            layers.append(self.propagate(edge_index, x=layers[-1], edge_weight=edge_weight))
-        return torch.stack(layers).mean(dim=0)
+            h = self.propagate(edge_index, x=h, edge_weight=edge_weight)
+            out = out + h
+        return out / (self.num_layers + 1)
 
     def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
