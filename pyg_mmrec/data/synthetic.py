@@ -30,7 +30,7 @@ def make_synthetic(
     task-irrelevant parts.
 
     **Interactions.** Users and items have latent factors
-    :math:`\mathbf{p}_u, \mathbf{q}_i \sim \mathcal{N}(0, \mathbf{I}/\sqrt{d})` of dimension
+    :math:`\mathbf{p}_u, \mathbf{q}_i \sim \mathcal{N}(0, \mathbf{I}/d)` of dimension
     :math:`d` = ``latent_dim``. Item popularity follows a power law: item :math:`i` (at a random
     popularity rank :math:`r_i`) gets a bias :math:`b_i = -a \log r_i` with :math:`a` =
     ``popularity_exponent``. User :math:`u` draws :math:`n_u` distinct items without
@@ -48,15 +48,18 @@ def make_synthetic(
     :math:`(d_\text{inf}, d_\text{nuis}, d_\text{noise})` has features
 
     .. math::
-        \mathbf{x}^m_i = \Big[\sqrt{1-s}\;\mathbf{q}_i \mathbf{P}_m \;\Big\|\;
-        \sqrt{s/2}\;\mathbf{c}^m_{k(i)} \;\Big\|\; \sqrt{s/2}\;\boldsymbol{\epsilon}_i\Big],
+        \mathbf{x}^m_i = \Big[\,a\;\mathbf{q}_i \mathbf{P}_m \;\Big\|\;
+        b\;\mathbf{c}^m_{k(i)} \;\Big\|\; c\;\boldsymbol{\epsilon}_i\Big],
 
     where :math:`\mathbf{q}_i \mathbf{P}_m` is a random projection of the item factors (the
     informative part), :math:`\mathbf{c}^m_{k(i)}` is the centre of a nuisance cluster
     :math:`k(i)` drawn independently of the factors (content shared by unrelated items, e.g. a
-    photo style), :math:`\boldsymbol{\epsilon}_i` is Gaussian noise, and :math:`s` =
-    ``irrelevant_share`` is the share of the feature variance that is task-irrelevant (each part
-    is standardised before scaling). The task-irrelevant block of each modality is kept as
+    photo style) and :math:`\boldsymbol{\epsilon}_i` is Gaussian noise. Each block is
+    standardised per column, then scaled (:math:`a, b, c`) so that of the total feature
+    variance, which equals the dimension :math:`D = d_\text{inf} + d_\text{nuis} +
+    d_\text{noise}`, the informative block holds :math:`1 - s` and the nuisance and noise blocks
+    :math:`s/2` each (all of :math:`s` when the other one is empty), with :math:`s` =
+    ``irrelevant_share``: e.g. :math:`a = \sqrt{(1 - s) D / d_\text{inf}}`. The task-irrelevant block of each modality is kept as
     ``data['item'].irrelevant_<m>`` and the true factors as ``data['user'].factors`` and
     ``data['item'].factors``, so that methods can be checked against the planted truth.
 
@@ -73,7 +76,8 @@ def make_synthetic(
         modalities (dict, optional): Modality name to
             :math:`(d_\text{inf}, d_\text{nuis}, d_\text{noise})`.
             (default: :obj:`{'image': (32, 16, 16), 'text': (24, 12, 12)}`)
-        irrelevant_share (float): Share :math:`s \in [0, 1]` of task-irrelevant variance.
+        irrelevant_share (float): Share :math:`s \in [0, 1]` of the feature variance that is
+            task-irrelevant.
             (default: :obj:`0.5`)
         num_nuisance_clusters (int): Number of nuisance clusters per modality.
             (default: :obj:`20`)
@@ -120,8 +124,15 @@ def make_synthetic(
         centres = rng.normal(size=(num_nuisance_clusters, d_nuis))
         nuisance = standardise(centres[rng.integers(num_nuisance_clusters, size=num_items)])
         noise = rng.normal(size=(num_items, d_noise))
-        irr = np.concatenate([nuisance, noise], axis=1) * np.sqrt(irrelevant_share / 2)
-        features[m] = np.concatenate([np.sqrt(1 - irrelevant_share) * informative, irr], axis=1)
+        total = d_inf + d_nuis + d_noise
+        nuis_share = irrelevant_share if d_noise == 0 else irrelevant_share / 2
+        noise_share = irrelevant_share - nuis_share if d_nuis else irrelevant_share
+
+        def scaled(block: np.ndarray, share: float) -> np.ndarray:
+            return block * np.sqrt(share * total / block.shape[1]) if block.shape[1] else block
+
+        irr = np.concatenate([scaled(nuisance, nuis_share), scaled(noise, noise_share)], axis=1)
+        features[m] = np.concatenate([scaled(informative, 1 - irrelevant_share), irr], axis=1)
         irrelevant[m] = irr
 
     splits = from_arrays(user, item, split, num_users=num_users, num_items=num_items,

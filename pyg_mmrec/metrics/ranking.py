@@ -99,9 +99,9 @@ class RankingEvaluator:
     Args:
         ks (sequence of int): Cut-offs. (default: :obj:`(5, 10, 20, 50)`)
         max_scores (int): Largest score matrix held at once, in entries.
-            (default: :obj:`2**24`)
+            (default: :obj:`2**20`)
     """
-    def __init__(self, ks: Sequence[int] = DEFAULT_KS, max_scores: int = 2**24):
+    def __init__(self, ks: Sequence[int] = DEFAULT_KS, max_scores: int = 2**20):
         ks = tuple(int(k) for k in ks)
         if not ks or min(ks) < 1:
             raise ConfigError(f"cut-offs ks must be positive integers, got {ks}")

@@ -31,7 +31,7 @@ class TrainConfig:
             (default: :obj:`True`)
         seed (int): Seed of initialisation, triplet order and negatives. (default: :obj:`2024`)
         max_scores (int): Largest user-item score matrix held during evaluation.
-            (default: :obj:`2**24`)
+            (default: :obj:`2**20`)
         progress (bool): Show a progress bar. (default: :obj:`True`)
     """
     lr: float = 1e-3
@@ -44,7 +44,7 @@ class TrainConfig:
     ks: list[int] = dataclasses.field(default_factory=lambda: [5, 10, 20, 50])
     exclude_val_at_test: bool = True
     seed: int = 2024
-    max_scores: int = 2**24
+    max_scores: int = 2**20
     progress: bool = True
 
     def __post_init__(self):

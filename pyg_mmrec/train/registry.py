@@ -22,3 +22,8 @@ def get_model_class(name: str) -> type[Recommender]:
         return MODELS[name.lower()]
     except KeyError:
         raise ConfigError(f"unknown model {name!r}; available: {sorted(MODELS)}") from None
+
+
+def name_of(model: Recommender) -> str | None:
+    """The registered name of ``model``'s class, or :obj:`None`."""
+    return next((name for name, cls in MODELS.items() if type(model) is cls), None)

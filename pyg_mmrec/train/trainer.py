@@ -21,7 +21,7 @@ from pyg_mmrec.nn.models import Recommender
 from pyg_mmrec.train.checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
 from pyg_mmrec.train.config import TrainConfig, split_config
 from pyg_mmrec.train.evaluation import evaluate
-from pyg_mmrec.train.registry import get_model_class
+from pyg_mmrec.train.registry import get_model_class, name_of
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class Trainer:
         self.splits = splits
         self.config = config or TrainConfig()
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.run_info = dict(run_info or {})
+        # Checkpoints name the registered model class so that load_model can rebuild it.
+        self.run_info = {'model': name_of(model), **(run_info or {})}
         self.rank = rank
         self.evaluator = RankingEvaluator(self.config.ks, self.config.max_scores)
         self.loader = TripletLoader(splits.train[INTERACTS].edge_index, splits.num_items,
@@ -276,6 +277,9 @@ def load_model(checkpoint: str | Path, splits: DataSplits) -> tuple[Recommender,
                               f"not on {data_fingerprint(splits)}")
     if ckpt['best_state'] is None:
         raise CheckpointError(f"{checkpoint}: holds no validated state yet")
+    if ckpt['model'] is None:
+        raise CheckpointError(f"{checkpoint}: its model class is not registered; rebuild the "
+                              f"model and load ckpt['best_state'] into it")
     model = get_model_class(ckpt['model']).from_data(splits.train, **ckpt['hparams'])
     model.load_state_dict(ckpt['best_state'])
     return model, ckpt

@@ -116,7 +116,7 @@ class ModalityKNNGraph(BaseTransform):
     Multimedia Recommendation" <https://arxiv.org/abs/2104.09036>`_ paper
     (LATTICE, Zhang et al., ACM MM 2021).
 
-    For every modality :math:`m` with features :obj:`data['item'].x_<m>`, the
+    For every modality :math:`m` with features ``data['item'].x_<m>``, the
     cosine similarity between items :math:`i` and :math:`j` and the
     neighbourhood of :math:`i` are
 
@@ -164,7 +164,7 @@ class ModalityKNNGraph(BaseTransform):
             :obj:`num_items - 1`; a single item yields an empty graph.
             (default: :obj:`10`)
         modalities (list[str], optional): Modality names :obj:`m` whose
-            features :obj:`data['item'].x_<m>` are used. If :obj:`None`, every
+            features ``data['item'].x_<m>`` are used. If :obj:`None`, every
             :obj:`x_*` attribute of :obj:`data['item']` is used.
             (default: :obj:`None`)
         chunk_size (int, optional): Number of items whose similarity rows are
@@ -203,7 +203,7 @@ class ModalityKNNGraph(BaseTransform):
 
     @staticmethod
     def available_modalities(data: HeteroData) -> list[str]:
-        r"""Returns the names :obj:`m` of all :obj:`x_<m>` tensors on
+        r"""Returns the names :obj:`m` of all ``x_<m>`` tensors on
         :obj:`data['item']`."""
         if 'item' not in data.node_types:
             return []

@@ -144,3 +144,10 @@ def test_trainer_shards_triplets_across_ranks(tiny_splits):
     assert not set(edges[0].tolist()) & set(edges[1].tolist())
     total = tiny_splits.train['user', 'interacts', 'item'].edge_index.size(1)
     assert len(edges[0]) + len(edges[1]) == total
+
+
+def test_trainer_checkpoint_without_run_info_is_loadable(tiny_splits, tmp_path):
+    model = LightGCN.from_data(tiny_splits.train, embedding_dim=8)
+    Trainer(model, tiny_splits, TrainConfig(epochs=1, progress=False), out_dir=tmp_path).fit()
+    loaded, ckpt = load_model(tmp_path / 'checkpoint.pt', tiny_splits)
+    assert ckpt['model'] == 'lightgcn' and loaded.hparams == model.hparams
