@@ -10,10 +10,14 @@ CSR adjacency, symmetric backward) against PyG's own :class:`torch_geometric.nn.
 edge list (normalising every call), in the same process; the ratio is what to read, as these
 machines are shared.
 
+Runs whose ``results.json`` already exists under ``benchmarks/results/runs/`` are not repeated
+(``--force`` repeats them), and the report summarises every finished run found there, so seeds
+and datasets can be added in later invocations.
+
 Usage::
 
-    python benchmarks/foundation.py                      # everything, seed 2024
-    python benchmarks/foundation.py --datasets amazon-baby --models lightgcn --seeds 1 2 3
+    python benchmarks/foundation.py                      # every dataset and model, seed 2024
+    python benchmarks/foundation.py --datasets amazon-baby --seeds 2024 2025 2026
 """
 from __future__ import annotations
 
@@ -93,10 +97,11 @@ def mean_std(values: list[float]) -> str:
 def write_tables(runs: list[dict], kernels: list[dict], seeds: list[int]) -> str:
     lines = [
         '# Foundation benchmark', '',
-        f'Seeds: {seeds}. Test metrics at the epoch with the best validation Recall@20 '
-        '(full ranking; training and validation items excluded at test). Defaults: embedding '
-        '64, batch 2048, Adam lr 1e-3, L2 1e-4, LightGCN 2 layers, patience 20. Seconds are '
-        'medians over epochs; "total" is training to early stop plus the final test.', '',
+        f'Seeds: {seeds} (mean ± std where a cell has several). Test metrics at the epoch '
+        'with the best validation Recall@20 (full ranking; training and validation items '
+        'excluded at test). Defaults: embedding 64, batch 2048, Adam lr 1e-3, L2 1e-4, '
+        'LightGCN 2 layers, patience 20. Seconds are medians over epochs; "total" is '
+        'training to early stop plus the final test.', '',
         '| dataset | model | Recall@20 | NDCG@20 | best epoch | s/epoch | s/val pass | total min '
         '| peak MiB | published R@20 / N@20 |',
         '|---|---|---|---|---|---|---|---|---|---|',
@@ -159,22 +164,32 @@ def main() -> None:
     parser.add_argument('--set', nargs='*', default=[], help='extra config overrides')
     parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--skip-kernel', action='store_true')
+    parser.add_argument('--force', action='store_true', help='repeat finished runs')
     args = parser.parse_args()
 
     from pyg_mmrec.train.checkpoint import write_json
 
-    runs = []
     for dataset in args.datasets:
         for model in args.models:
             for seed in args.seeds:
                 out = args.out / 'runs' / f'{dataset}_{model}_{seed}'
+                if (out / 'results.json').is_file() and not args.force:
+                    continue
                 print(f'== {dataset} {model} seed {seed}', flush=True)
                 r = train_once(dataset, model, seed, out, ['progress=false', *args.set])
-                runs.append({'dataset': dataset, 'model': model, 'seed': seed,
-                             'log': str(out / 'log.jsonl'), **r})
-    kernels = [] if args.skip_kernel else [propagation_ratio(d) for d in args.datasets]
+                write_json(out / 'benchmark.json', {'dataset': dataset, 'model': model,
+                                                    'seed': seed, **r})
+        kernel = args.out / 'runs' / f'kernel_{dataset}.json'
+        if not args.skip_kernel and (args.force or not kernel.is_file()):
+            write_json(kernel, propagation_ratio(dataset))
+    runs = [json.loads(p.read_text()) for p in sorted(args.out.glob('runs/*/benchmark.json'))]
+    for r in runs:
+        r['log'] = str(args.out / 'runs' / f"{r['dataset']}_{r['model']}_{r['seed']}" /
+                       'log.jsonl')
+    kernels = [json.loads(p.read_text()) for p in sorted(args.out.glob('runs/kernel_*.json'))]
+    seeds = sorted({r['seed'] for r in runs})
     write_json(args.out / 'foundation.json', {'runs': runs, 'kernels': kernels})
-    table = write_tables(runs, kernels, args.seeds)
+    table = write_tables(runs, kernels, seeds)
     (args.out / 'foundation.md').write_text(table)
     plot_curves(runs, ROOT / 'docs' / '_static' / 'foundation_curves.png')
     print(table)

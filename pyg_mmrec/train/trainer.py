@@ -59,8 +59,8 @@ class Trainer:
     ``resume=True`` continues from the checkpoint exactly where it stopped.
 
     Data parallelism: under an initialised :mod:`torch.distributed` process group, pass
-    ``rank`` and ``world_size``; each rank draws its own share of the epoch's triplets (wrap
-    the model in :class:`~torch.nn.parallel.DistributedDataParallel` to average gradients),
+    ``rank`` and ``world_size``; each rank draws its own share of the epoch's triplets, the
+    gradients are averaged over the ranks after every step (so the replicas stay identical),
     rank 0 alone validates, checkpoints and tests, and its stop decision is broadcast.
 
     Args:
@@ -112,6 +112,11 @@ class Trainer:
             losses = self.model.loss(self.splits.train, user, pos, neg)
             self.optimizer.zero_grad()
             losses['loss'].backward()
+            if _distributed():  # average the gradients of the ranks' shares
+                for p in self.model.parameters():
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= dist.get_world_size()
             self.optimizer.step()
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + value.item()
