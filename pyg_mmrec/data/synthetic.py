@@ -59,9 +59,10 @@ def make_synthetic(
     variance, which equals the dimension :math:`D = d_\text{inf} + d_\text{nuis} +
     d_\text{noise}`, the informative block holds :math:`1 - s` and the nuisance and noise blocks
     :math:`s/2` each (all of :math:`s` when the other one is empty), with :math:`s` =
-    ``irrelevant_share``: e.g. :math:`a = \sqrt{(1 - s) D / d_\text{inf}}`. The task-irrelevant block of each modality is kept as
-    ``data['item'].irrelevant_<m>`` and the true factors as ``data['user'].factors`` and
-    ``data['item'].factors``, so that methods can be checked against the planted truth.
+    ``irrelevant_share``: e.g. :math:`a = \sqrt{(1 - s) D / d_\text{inf}}`. The
+    task-irrelevant block of each modality is kept as ``data['item'].irrelevant_<m>`` and
+    the true factors as ``data['user'].factors`` and ``data['item'].factors``, so that
+    methods can be checked against the planted truth.
 
     Args:
         num_users (int): Number of users. (default: :obj:`2000`)
@@ -128,7 +129,7 @@ def make_synthetic(
         nuis_share = irrelevant_share if d_noise == 0 else irrelevant_share / 2
         noise_share = irrelevant_share - nuis_share if d_nuis else irrelevant_share
 
-        def scaled(block: np.ndarray, share: float) -> np.ndarray:
+        def scaled(block: np.ndarray, share: float, total: int = total) -> np.ndarray:
             return block * np.sqrt(share * total / block.shape[1]) if block.shape[1] else block
 
         irr = np.concatenate([scaled(nuisance, nuis_share), scaled(noise, noise_share)], axis=1)
