@@ -1,4 +1,5 @@
-"""Neural-network building blocks: message-passing layers and recommendation models."""
+"""Neural-network building blocks: message-passing layers, encoders and models."""
 from pyg_mmrec.nn import conv, models
+from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 
-__all__ = ['conv', 'models']
+__all__ = ['ModalityEncoder', 'conv', 'models']

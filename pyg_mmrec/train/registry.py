@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.nn.models import BPRMF, LightGCN, Recommender
+from pyg_mmrec.nn.models import BPRMF, VBPR, LightGCN, Recommender, VLightGCN
 
 MODELS: dict[str, type[Recommender]] = {
     'bprmf': BPRMF,
     'lightgcn': LightGCN,
+    'vbpr': VBPR,
+    'vlightgcn': VLightGCN,
 }
 
 

@@ -4,10 +4,11 @@ import warnings
 
 import torch
 from torch import Tensor
-from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import spmm, to_torch_csr_tensor
+
+from pyg_mmrec.nn.conv.propagation import Propagation
 
 
 class _SymmetricSpMM(torch.autograd.Function):
@@ -61,7 +62,7 @@ def user_item_adjacency(edge_index: Tensor, num_users: int, num_items: int,
         return to_torch_csr_tensor(hom, weight, size=(n, n))
 
 
-class LightGCNConv(MessagePassing):
+class LightGCNConv(Propagation):
     r"""The LightGCN propagation from the `"LightGCN: Simplifying and Powering Graph
     Convolution Network for Recommendation" <https://arxiv.org/abs/2002.02126>`_ paper: ``L``
     rounds of symmetric-normalised neighbourhood aggregation without weights or
@@ -94,32 +95,12 @@ class LightGCNConv(MessagePassing):
         - **output:** node features :math:`(|\mathcal{V}|, F)`
     """
     def __init__(self, num_layers: int = 2, normalize: bool = True, **kwargs):
-        kwargs.setdefault('aggr', 'add')
-        super().__init__(**kwargs)
-        if num_layers < 0:
-            raise ValueError(f"num_layers must be non-negative, got {num_layers}")
-        self.num_layers = num_layers
-        self.normalize = normalize
+        super().__init__(num_layers, normalize, **kwargs)
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
-        if self.normalize:
-            out = gcn_norm(edge_index, edge_weight, x.size(0), add_self_loops=False,
-                           dtype=x.dtype)
-            # gcn_norm returns a bare matrix for a torch_sparse.SparseTensor, else a pair.
-            edge_index, edge_weight = out if isinstance(out, tuple) else (out, None)
-        out = h = x
-        for _ in range(self.num_layers):
-            h = self.propagate(edge_index, x=h, edge_weight=edge_weight)
-            out = out + h
-        return out / (self.num_layers + 1)
-
-    def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+        return sum(self.layers(x, edge_index, edge_weight)) / (self.num_layers + 1)
 
     def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
         if isinstance(adj_t, Tensor) and x.requires_grad:
             return _SymmetricSpMM.apply(adj_t, x)
         return spmm(adj_t, x, reduce=self.aggr)
-
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(num_layers={self.num_layers})'

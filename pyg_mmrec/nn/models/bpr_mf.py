@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from pyg_mmrec.nn.models.recommender import Recommender
+from pyg_mmrec.nn.models.recommender import Encoded, Recommender
 
 
 class BPRMF(Recommender):
@@ -36,8 +36,9 @@ class BPRMF(Recommender):
         torch.nn.init.xavier_uniform_(self.user_emb.weight)
         torch.nn.init.xavier_uniform_(self.item_emb.weight)
 
-    def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
-        return self.user_emb.weight, self.item_emb.weight
+    def encode(self, data: HeteroData) -> Encoded:
+        ego = self.hidden(torch.cat([self.user_emb.weight, self.item_emb.weight]))
+        return Encoded(ego[:self.num_users], ego[self.num_users:], hidden=ego)
 
     def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
         return [self.user_emb(user), self.item_emb(pos), self.item_emb(neg)]

@@ -4,8 +4,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from pyg_mmrec.nn.conv import LightGCNConv, user_item_adjacency
-from pyg_mmrec.nn.models.recommender import Recommender
+from pyg_mmrec.nn.conv import LightGCNConv
+from pyg_mmrec.nn.models.recommender import Encoded, Recommender
 
 
 class LightGCN(Recommender):
@@ -38,25 +38,15 @@ class LightGCN(Recommender):
         self.embedding = torch.nn.Embedding(num_users + num_items, embedding_dim)
         self.num_layers = num_layers
         self.conv = LightGCNConv(num_layers, normalize=False)
-        self._adj_key: tuple | None = None
-        self._adj: Tensor | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.embedding.weight)
 
-    def adjacency(self, data: HeteroData) -> Tensor:
-        """The normalised user-item adjacency of ``data``, cached for its training graph."""
-        edge_index = self.train_edge_index(data)
-        key = (edge_index.data_ptr(), edge_index.size(1))
-        if key != self._adj_key:
-            self._adj = user_item_adjacency(edge_index, self.num_users, self.num_items)
-            self._adj_key = key
-        return self._adj
-
-    def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
-        out = self.conv(self.embedding.weight, self.adjacency(data))
-        return out[:self.num_users], out[self.num_users:]
+    def encode(self, data: HeteroData) -> Encoded:
+        ego = self.hidden(self.embedding.weight)
+        out = self.conv(ego, self.adjacency(data))
+        return Encoded(out[:self.num_users], out[self.num_users:], hidden=ego)
 
     def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
         w = self.embedding.weight

@@ -1,14 +1,40 @@
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
-from pyg_mmrec.data.splits import INTERACTS
+from pyg_mmrec.data.splits import INTERACTS, feature_key, graph_modalities, modalities
+from pyg_mmrec.errors import DataError
+from pyg_mmrec.nn.conv import user_item_adjacency
+
+
+@dataclasses.dataclass
+class Encoded:
+    r"""What one forward pass of a model computes: the final representations, and what the
+    information-bottleneck plug-ins act on.
+
+    Args:
+        user (Tensor): User representations ``[U, d]``.
+        item (Tensor): Item representations ``[I, d]``.
+        modality (dict): Per-modality item representations :math:`\mathbf{Z}^k` ``[I, d_k]``,
+            each computed from the raw features ``data['item'].x_<k>`` (empty for models that
+            use no features).
+        hidden (Tensor, optional): The hidden layer :math:`\mathbf{H}` after modality fusion
+            (or the ID embeddings of single-modal models), as perturbed by the hook of
+            :meth:`Recommender.perturb_hidden` if one is set.
+    """
+    user: Tensor
+    item: Tensor
+    modality: dict[str, Tensor] = dataclasses.field(default_factory=dict)
+    hidden: Tensor | None = None
 
 
 class Recommender(torch.nn.Module):
@@ -21,9 +47,12 @@ class Recommender(torch.nn.Module):
     .. math::
         \hat y_{ui} = \mathbf{e}_u^\top \mathbf{e}_i .
 
-    Subclasses implement :meth:`forward` and usually inherit :meth:`loss` (BPR plus L2 on the
+    Subclasses implement :meth:`encode` (whose :class:`Encoded` result also exposes the
+    per-modality representations and the hidden layer that the IB plug-ins need; ``forward``
+    returns its user and item parts) and usually inherit :meth:`loss` (BPR plus L2 on the
     layer-0 embeddings of the batch, see :meth:`ego_embeddings`); models with other objectives
-    override it. Subclasses store every constructor argument as an attribute of the same name,
+    override it. Models whose :attr:`requires_features` is set refuse datasets without item
+    feature matrices. Subclasses store every constructor argument as an attribute of the same name,
     so that :attr:`hparams` can list them and a checkpoint can rebuild the model with
     :meth:`from_data`.
 
@@ -31,10 +60,15 @@ class Recommender(torch.nn.Module):
         num_users (int): Number of users.
         num_items (int): Number of items.
     """
+    requires_features: ClassVar[bool] = False
+
     def __init__(self, num_users: int, num_items: int):
         super().__init__()
         self.num_users = num_users
         self.num_items = num_items
+        self._hidden_hook: Callable[[Tensor], Tensor] | None = None
+        self._adj_key: tuple | None = None
+        self._adj: Tensor | None = None
 
     @classmethod
     def hparam_defaults(cls) -> dict[str, Any]:
@@ -42,14 +76,24 @@ class Recommender(torch.nn.Module):
         with their defaults."""
         params = inspect.signature(cls.__init__).parameters
         return {k: p.default for k, p in params.items()
-                if k not in ('self', 'num_users', 'num_items')
+                if k not in ('self', 'num_users', 'num_items', 'feature_dims')
                 and p.kind is p.POSITIONAL_OR_KEYWORD}
 
     @classmethod
     def from_data(cls, data: HeteroData, **hparams) -> Recommender:
         """Builds the model for ``data`` (sizes read from it) with the given
         hyper-parameters."""
-        return cls(num_users=data['user'].num_nodes, num_items=data['item'].num_nodes, **hparams)
+        sizes = {'num_users': data['user'].num_nodes, 'num_items': data['item'].num_nodes}
+        if cls.requires_features:
+            names = modalities(data)
+            if not names:
+                graphs = graph_modalities(data)
+                raise DataError(
+                    f"{cls.__name__} needs item feature matrices (data['item'].x_<modality>), "
+                    f"but dataset {getattr(data, 'name', '?')!r} has none"
+                    + (f"; it has only item-item graphs ({', '.join(graphs)})" if graphs else ''))
+            sizes['feature_dims'] = {m: data['item'][feature_key(m)].size(1) for m in names}
+        return cls(**sizes, **hparams)
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -59,10 +103,45 @@ class Recommender(torch.nn.Module):
     def reset_parameters(self) -> None:
         raise NotImplementedError
 
+    def encode(self, data: HeteroData) -> Encoded:
+        """Computes the representations from the training view ``data``."""
+        raise NotImplementedError
+
     def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         """Returns the user representations ``[U, d]`` and item representations ``[I, d]``
         computed from the training view ``data``."""
-        raise NotImplementedError
+        out = self.encode(data)
+        return out.user, out.item
+
+    @contextlib.contextmanager
+    def perturb_hidden(self, hook: Callable[[Tensor], Tensor]) -> Iterator[None]:
+        r"""Within the ``with`` block, the hidden layer :math:`\mathbf{H}` is replaced by
+        ``hook(H)`` in every forward pass (e.g. ``lambda h: h + 0.01 * torch.randn_like(h)``)."""
+        previous, self._hidden_hook = self._hidden_hook, hook
+        try:
+            yield
+        finally:
+            self._hidden_hook = previous
+
+    def hidden(self, h: Tensor) -> Tensor:
+        r"""Marks ``h`` as the model's hidden layer :math:`\mathbf{H}`: subclasses pass it
+        through here, which applies the hook of :meth:`perturb_hidden`, if any."""
+        return h if self._hidden_hook is None else self._hidden_hook(h)
+
+    def adjacency(self, data: HeteroData) -> Tensor:
+        """The normalised user-item adjacency of ``data``'s training graph (see
+        :func:`~pyg_mmrec.nn.conv.user_item_adjacency`), built once and cached."""
+        edge_index = self.train_edge_index(data)
+        key = (edge_index.data_ptr(), edge_index.size(1))
+        if key != self._adj_key:
+            self._adj = user_item_adjacency(edge_index, self.num_users, self.num_items)
+            self._adj_key = key
+        return self._adj
+
+    @staticmethod
+    def item_features(data: HeteroData) -> dict[str, Tensor]:
+        r"""The raw modality features :math:`\mathbf{M}^k` of ``data``, by modality."""
+        return {m: data['item'][feature_key(m)] for m in modalities(data)}
 
     def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
         """The free (layer-0) parameters of a batch that the L2 regulariser acts on."""

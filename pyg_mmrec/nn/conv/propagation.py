@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torch import Tensor
+from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.typing import Adj, OptTensor
+from torch_geometric.utils import spmm
+
+
+class Propagation(MessagePassing):
+    r"""Base of the parameter-free propagation layers: ``num_layers`` rounds of
+
+    .. math::
+        \mathbf{x}^{(l+1)}_i = \sum_{j \in \mathcal{N}(i)}
+        \frac{e_{ji}}{\sqrt{\deg(i)\deg(j)}} \mathbf{x}^{(l)}_j
+
+    over a graph given as an edge list (messages gathered and summed) or as a sparse adjacency
+    (one sparse-dense product per layer via :func:`torch_geometric.utils.spmm`). Subclasses
+    decide how the layer outputs :math:`\mathbf{x}^{(0)}, \dots, \mathbf{x}^{(L)}` (see
+    :meth:`layers`) are combined.
+
+    Args:
+        num_layers (int): Number of propagation layers :math:`L`.
+        normalize (bool): If :obj:`False`, the graph is taken as already normalised.
+        **kwargs (optional): Additional arguments of
+            :class:`torch_geometric.nn.conv.MessagePassing`.
+    """
+    def __init__(self, num_layers: int, normalize: bool = True, **kwargs):
+        kwargs.setdefault('aggr', 'add')
+        super().__init__(**kwargs)
+        if num_layers < 0:
+            raise ValueError(f"num_layers must be non-negative, got {num_layers}")
+        self.num_layers = num_layers
+        self.normalize = normalize
+
+    def layers(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None
+               ) -> Iterator[Tensor]:
+        """Yields the layer outputs :math:`\\mathbf{x}^{(0)}, \\dots, \\mathbf{x}^{(L)}`."""
+        if self.normalize:
+            out = gcn_norm(edge_index, edge_weight, x.size(0), add_self_loops=False,
+                           dtype=x.dtype)
+            # gcn_norm returns a bare matrix for a torch_sparse.SparseTensor, else a pair.
+            edge_index, edge_weight = out if isinstance(out, tuple) else (out, None)
+        yield x
+        for _ in range(self.num_layers):
+            x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+            yield x
+
+    def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
+        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+
+    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
+        return spmm(adj_t, x, reduce=self.aggr)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(num_layers={self.num_layers})'

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from pyg_mmrec.nn.modality_encoder import ModalityEncoder
+from pyg_mmrec.nn.models.recommender import Encoded, Recommender
+
+
+class VBPR(Recommender):
+    r"""The VBPR model from the `"VBPR: Visual Bayesian Personalized Ranking from Implicit
+    Feedback" <https://arxiv.org/abs/1510.01784>`_ paper, with every modality in place of the
+    visual one (as MMRec does). An item is its ID embedding next to a linear projection of its
+    features; a user has an ID part and a content-preference part:
+
+    .. math::
+        \mathbf{e}_i = \big[\boldsymbol{\gamma}_i \,\big\|\,
+        \textstyle\sum_k \mathbf{M}^k_i \mathbf{W}_k\big], \qquad
+        \mathbf{e}_u = \big[\boldsymbol{\gamma}_u \,\big\|\, \boldsymbol{\theta}_u\big], \qquad
+        \hat y_{ui} = \mathbf{e}_u^\top \mathbf{e}_i,
+
+    trained with BPR plus L2 on the batch's ID and user embeddings. The hidden layer
+    :math:`\mathbf{H}` is the fused projection :math:`\sum_k \mathbf{M}^k \mathbf{W}_k`
+    (:class:`~pyg_mmrec.nn.ModalityEncoder`); the per-modality terms are the
+    :math:`\mathbf{Z}^k`.
+
+    Args:
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+        feature_dims (dict): Modality name to feature dimension (read from the data by
+            :meth:`from_data`).
+        embedding_dim (int): Size of the ID part and of the content part; representations
+            have twice this size. (default: :obj:`64`)
+        reg_weight (float): L2 weight. (default: :obj:`1e-4`)
+    """
+    requires_features = True
+
+    def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
+                 embedding_dim: int = 64, reg_weight: float = 1e-4):
+        super().__init__(num_users, num_items)
+        self.embedding_dim = embedding_dim
+        self.reg_weight = reg_weight
+        self.user_emb = torch.nn.Embedding(num_users, 2 * embedding_dim)
+        self.item_emb = torch.nn.Embedding(num_items, embedding_dim)
+        self.encoder = ModalityEncoder(feature_dims, embedding_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.xavier_uniform_(self.user_emb.weight)
+        torch.nn.init.xavier_uniform_(self.item_emb.weight)
+        self.encoder.reset_parameters()
+
+    def encode(self, data: HeteroData) -> Encoded:
+        reps = self.encoder(self.item_features(data))
+        h = self.hidden(ModalityEncoder.fuse(reps))
+        item = torch.cat([self.item_emb.weight, h], dim=1)
+        return Encoded(self.user_emb.weight, item, modality=reps, hidden=h)
+
+    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
+        return [self.user_emb(user), self.item_emb(pos), self.item_emb(neg)]
