@@ -138,18 +138,22 @@ def plot_curves(runs: list[dict], path: Path) -> None:
 
     datasets = sorted({r['dataset'] for r in runs})
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.4), squeeze=False)
+    colors = {m: f'C{i}' for i, m in enumerate(sorted({r['model'] for r in runs}))}
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        for r in runs:
+        labelled = set()
+        for r in sorted(runs, key=lambda r: (r['model'], r['seed'])):
             if r['dataset'] != dataset:
                 continue
             log = [json.loads(line) for line in Path(r['log']).read_text().splitlines()]
+            color = colors[r['model']]
             ax.plot([e['epoch'] for e in log], [e['valid']['Recall@20'] for e in log],
-                    label=f"{r['model']} (seed {r['seed']})")
-            ax.axvline(r['best_epoch'], ls=':', lw=0.8, color=ax.lines[-1].get_color())
+                    color=color, lw=1, label=None if r['model'] in labelled else r['model'])
+            ax.axvline(r['best_epoch'], ls=':', lw=0.8, color=color)
+            labelled.add(r['model'])
         ax.set_title(dataset)
         ax.set_xlabel('epoch')
         ax.set_ylabel('validation Recall@20')
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, title='dotted: selected epoch', title_fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -188,7 +192,9 @@ def main() -> None:
                        'log.jsonl')
     kernels = [json.loads(p.read_text()) for p in sorted(args.out.glob('runs/kernel_*.json'))]
     seeds = sorted({r['seed'] for r in runs})
-    write_json(args.out / 'foundation.json', {'runs': runs, 'kernels': kernels})
+    write_json(args.out / 'foundation.json',
+               {'runs': [{k: v for k, v in r.items() if k != 'log'} for r in runs],
+                'kernels': kernels})
     table = write_tables(runs, kernels, seeds)
     (args.out / 'foundation.md').write_text(table)
     plot_curves(runs, ROOT / 'docs' / '_static' / 'foundation_curves.png')

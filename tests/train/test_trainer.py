@@ -151,3 +151,13 @@ def test_trainer_checkpoint_without_run_info_is_loadable(tiny_splits, tmp_path):
     Trainer(model, tiny_splits, TrainConfig(epochs=1, progress=False), out_dir=tmp_path).fit()
     loaded, ckpt = load_model(tmp_path / 'checkpoint.pt', tiny_splits)
     assert ckpt['model'] == 'lightgcn' and loaded.hparams == model.hparams
+
+
+def test_written_files_get_the_usual_permissions(tiny_splits, tmp_path):
+    import os
+    import stat
+    run('bprmf', tiny_splits, {**FAST, 'epochs': 1}, out_dir=tmp_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ('results.json', 'checkpoint.pt', 'log.jsonl'):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
