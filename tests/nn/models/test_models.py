@@ -2,17 +2,18 @@ import pytest
 import torch
 
 from pyg_mmrec.data import TripletLoader
-from pyg_mmrec.nn.models import BPRMF, LightGCN
+from pyg_mmrec.nn.models import BPRMF, VBPR, LightGCN, VLightGCN
 
-MODELS = [BPRMF, LightGCN]
+MODELS = [BPRMF, LightGCN, VBPR, VLightGCN]
 
 
 @pytest.mark.parametrize('cls', MODELS)
 def test_forward_shapes(cls, tiny_splits):
     model = cls.from_data(tiny_splits.train, embedding_dim=16)
     user_emb, item_emb = model(tiny_splits.train)
-    assert user_emb.shape == (tiny_splits.num_users, 16)
-    assert item_emb.shape == (tiny_splits.num_items, 16)
+    dim = 32 if model.requires_features else 16  # ID part next to the content part
+    assert user_emb.shape == (tiny_splits.num_users, dim)
+    assert item_emb.shape == (tiny_splits.num_items, dim)
     scores = model.score(user_emb[:5], item_emb)
     assert scores.shape == (5, tiny_splits.num_items)
     assert torch.allclose(scores[2, 3], user_emb[2] @ item_emb[3])
