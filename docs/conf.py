@@ -116,4 +116,5 @@ def _benchmark_fragment(name: str) -> str:
     return text
 
 
-_write_if_changed(DOCS / '_generated' / 'foundation.rst', _benchmark_fragment('foundation'))
+for _name in ('foundation', 'knn_graph'):
+    _write_if_changed(DOCS / '_generated' / f'{_name}.rst', _benchmark_fragment(_name))
