@@ -4,6 +4,7 @@
 
     pyg-mmrec train --model NAME --data PATH_OR_NAME [--config FILE.yaml] [--set key=value ...]
                     --out DIR [--resume]
+    pyg-mmrec tune --model NAME --data PATH_OR_NAME --grid KEY=[V1,V2] ... --out DIR
     pyg-mmrec evaluate --checkpoint DIR/checkpoint.pt --data PATH [--split test]
     pyg-mmrec recommend --checkpoint DIR/checkpoint.pt --data PATH --k K
                         [--users 0,5,9 | --split test] [--out FILE.tsv]
@@ -33,8 +34,10 @@ from pyg_mmrec.train import (
     parse_overrides,
     recommend,
     run,
+    tune,
 )
 from pyg_mmrec.train.checkpoint import atomic_write
+from pyg_mmrec.train.search import format_table
 
 
 def format_metrics(columns: dict[str, dict[str, float]], ks: Sequence[int]) -> str:
@@ -61,6 +64,18 @@ def _train(args: argparse.Namespace) -> None:
     print(format_metrics({'valid': results['valid'], 'test': results['test']},
                          results['config']['ks']))
     print(f"\nwrote {args.out}/results.json, checkpoint.pt, log.jsonl")
+
+
+def _tune(args: argparse.Namespace) -> None:
+    config = load_yaml(args.config) if args.config else {}
+    config.update(parse_overrides(args.set or []))
+    grid = parse_overrides(args.grid)
+    summary = tune(args.model, args.data, grid, config, out_dir=args.out)
+    print(format_table(summary))
+    selected = summary['selected']
+    ks = sorted({int(key.split('@')[1]) for key in selected['valid'] if '@' in key})
+    print(format_metrics({'valid': selected['valid'], 'test': selected['test']}, ks))
+    print(f"\nwrote {args.out}/tune.json, tune.md and run<i>/ folders")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -123,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint.pt')
     p.set_defaults(func=_train)
+
+    p = sub.add_parser('tune', help='grid search selected on validation; tests the choice only')
+    p.add_argument('--model', required=True, help=f'one of {sorted(MODELS)}')
+    p.add_argument('--data', required=True, help="a dataset folder, or 'synthetic'")
+    p.add_argument('--grid', nargs='+', required=True, metavar='KEY=[V1,V2]',
+                   help="values to try, e.g. lr=[1e-3,1e-2] reg_weight=[1e-4,1e-3]")
+    p.add_argument('--config', help='YAML file with settings shared by every run')
+    p.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='override shared config keys')
+    p.add_argument('--out', required=True, help='output folder')
+    p.set_defaults(func=_tune)
 
     p = sub.add_parser('evaluate', help="print a checkpoint's metrics on a split")
     p.add_argument('--checkpoint', required=True)

@@ -122,9 +122,10 @@ class Trainer:
                 totals[key] = totals.get(key, 0.0) + value.item()
         return {key: value / len(self.loader) for key, value in totals.items()}
 
-    def fit(self, resume: bool = False) -> dict[str, Any]:
-        """Trains to early stop, restores the best state, tests it once; returns the results
-        (also written to ``out_dir/results.json``)."""
+    def fit(self, resume: bool = False, test: bool = True) -> dict[str, Any]:
+        """Trains to early stop, restores the best state, tests it once (unless ``test`` is
+        :obj:`False`, as in a hyper-parameter search, where only the selected configuration is
+        tested); returns the results (also written to ``out_dir/results.json``)."""
         cfg = self.config
         if resume:
             self._restore()
@@ -155,7 +156,7 @@ class Trainer:
                             refresh=False)
             bar.update(1)
         bar.close()
-        return self._finish() if self.is_main else {}
+        return self._finish(test) if self.is_main else {}
 
     def _validate(self, record: dict[str, Any]) -> bool:
         """Validates, tracks the best state; returns whether to stop."""
@@ -218,12 +219,12 @@ class Trainer:
             lines = ''.join(json.dumps(r) + '\n' for r in self.history)
             atomic_write(self.out_dir / EPOCH_LOG, lambda f: f.write(lines.encode('utf-8')))
 
-    def _finish(self) -> dict[str, Any]:
+    def _finish(self, run_test: bool) -> dict[str, Any]:
         last_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         start = time.perf_counter()
-        test = self.evaluate('test')
+        test = self.evaluate('test') if run_test else None
         test_seconds = time.perf_counter() - start
         train_times = [r['train_seconds'] for r in self.history]
         eval_times = [r['eval_seconds'] for r in self.history if 'eval_seconds' in r]
@@ -250,7 +251,7 @@ class Trainer:
 
 def run(model: str, data: str | Path | DataSplits = 'synthetic',
         config: dict[str, Any] | None = None, out_dir: str | Path | None = None,
-        resume: bool = False) -> dict[str, Any]:
+        resume: bool = False, test: bool = True) -> dict[str, Any]:
     """Trains the registered model ``model`` on ``data`` and tests it: the Python equivalent of
     ``pyg-mmrec train``.
 
@@ -261,6 +262,7 @@ def run(model: str, data: str | Path | DataSplits = 'synthetic',
             (:class:`TrainConfig`) and model hyper-parameters.
         out_dir (str or Path, optional): Where to write checkpoint, log and results.
         resume (bool): Continue from ``out_dir/checkpoint.pt``.
+        test (bool): Evaluate the test split at the end (see :meth:`Trainer.fit`).
     """
     cls = get_model_class(model)
     train_config, hparams = split_config(config or {}, cls.hparam_defaults(), model)
@@ -270,7 +272,7 @@ def run(model: str, data: str | Path | DataSplits = 'synthetic',
     data_name = splits.name if isinstance(data, DataSplits) else str(data)
     trainer = Trainer(net, splits, train_config, out_dir,
                       run_info={'model': model.lower(), 'data': data_name})
-    return trainer.fit(resume=resume)
+    return trainer.fit(resume=resume, test=test)
 
 
 def load_model(checkpoint: str | Path, splits: DataSplits) -> tuple[Recommender, dict[str, Any]]:

@@ -161,3 +161,10 @@ def test_written_files_get_the_usual_permissions(tiny_splits, tmp_path):
     os.umask(umask)
     for name in ('results.json', 'checkpoint.pt', 'log.jsonl'):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+
+
+def test_scientific_notation_without_a_dot_is_a_float(tiny_splits):
+    from pyg_mmrec.train import parse_overrides, split_config
+    overrides = parse_overrides(['lr=1e-3', 'reg_weight=1e-4'])
+    config, hparams = split_config(overrides, LightGCN.hparam_defaults(), 'lightgcn')
+    assert config.lr == 1e-3 and hparams['reg_weight'] == 1e-4

@@ -1,0 +1,100 @@
+"""Hyper-parameter search selected on validation, with a single test evaluation."""
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pyg_mmrec.data import DataSplits, load_dataset
+from pyg_mmrec.errors import ConfigError
+from pyg_mmrec.metrics import RankingEvaluator
+from pyg_mmrec.train.checkpoint import write_json
+from pyg_mmrec.train.config import TRAIN_KEYS, split_config
+from pyg_mmrec.train.evaluation import evaluate
+from pyg_mmrec.train.registry import get_model_class
+from pyg_mmrec.train.trainer import CHECKPOINT, load_model, run
+
+
+def grid_configs(grid: dict[str, list]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, in order (the last key varies fastest)."""
+    for key, values in grid.items():
+        if not isinstance(values, list | tuple) or not values:
+            raise ConfigError(f"grid key {key!r} needs a non-empty list of values, got {values!r}")
+    return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def tune(model: str, data: str | Path | DataSplits, grid: dict[str, list],
+         config: dict[str, Any] | None = None, out_dir: str | Path | None = None
+         ) -> dict[str, Any]:
+    """Trains ``model`` once per grid point, selects the point with the best validation
+    metric, and evaluates the test split for that point only: the Python equivalent of
+    ``pyg-mmrec tune``. (Toolboxes that pick the grid point on test overstate their results;
+    here no other point is ever tested.)
+
+    Args:
+        model (str): Registered model name.
+        data (str, Path or DataSplits): The dataset.
+        grid (dict): Config key to the list of values to try, e.g.
+            ``{'lr': [1e-3, 1e-2], 'reg_weight': [1e-4, 1e-3]}``.
+        config (dict, optional): Settings shared by every run.
+        out_dir (str or Path, optional): Each run writes to ``out_dir/run<i>`` (its
+            ``results.json`` has ``test: null``); the summary goes to ``out_dir/tune.json`` and
+            the table to ``out_dir/tune.md``. Without it, runs use a temporary folder.
+
+    Returns:
+        dict: ``selected`` (its config, validation and test metrics, run index) and ``runs``
+        (config, validation metrics and timings of every run).
+    """
+    config = dict(config or {})
+    cls = get_model_class(model)
+    points = []
+    for point in grid_configs(grid):  # check and coerce every point before the first run
+        train_config, hparams = split_config(point, cls.hparam_defaults(), model)
+        points.append({k: getattr(train_config, k) if k in TRAIN_KEYS else hparams[k]
+                       for k in point})
+    train_config, _ = split_config(config, cls.hparam_defaults(), model)
+    metric = train_config.metric
+    splits = data if isinstance(data, DataSplits) else load_dataset(data)
+
+    with tempfile.TemporaryDirectory() as scratch:  # checkpoints go here without out_dir
+        out = Path(out_dir) if out_dir is not None else Path(scratch)
+        runs = []
+        for i, point in enumerate(points):
+            results = run(model, splits, {**config, **point}, out_dir=out / f'run{i}',
+                          test=False)
+            runs.append({'run': i, **point, 'valid': results['valid'],
+                         'best_epoch': results['best_epoch'],
+                         'train_seconds_per_epoch': results['train_seconds_per_epoch']})
+        best = max(runs, key=lambda r: r['valid'][metric])  # first of equals: grid order
+        selected, _ = load_model(out / f"run{best['run']}" / CHECKPOINT, splits)
+        test = evaluate(selected, splits, 'test',
+                        RankingEvaluator(train_config.ks, train_config.max_scores),
+                        train_config.exclude_val_at_test)
+    summary = {
+        'model': model.lower(), 'data': splits.name, 'metric': metric,
+        'grid': {k: list(dict.fromkeys(p[k] for p in points)) for k in grid},  # coerced
+        'selected': {'run': best['run'], **{k: best[k] for k in grid},
+                     'valid': best['valid'], 'test': test},
+        'runs': runs,
+    }
+    if out_dir is not None:
+        write_json(Path(out_dir) / 'tune.json', summary)
+        (Path(out_dir) / 'tune.md').write_text(format_table(summary))
+    return summary
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The runs of a search as a Markdown table, the selected one marked."""
+    metric, keys = summary['metric'], list(summary['grid'])
+    lines = [f"| run | {' | '.join(keys)} | valid {metric} | best epoch | s/epoch |",
+             '|' + '---|' * (len(keys) + 4)]
+    for r in summary['runs']:
+        mark = ' (selected)' if r['run'] == summary['selected']['run'] else ''
+        lines.append(f"| {r['run']}{mark} | {' | '.join(str(r[k]) for k in keys)} "
+                     f"| {r['valid'][metric]:.4f} | {r['best_epoch']} "
+                     f"| {r['train_seconds_per_epoch']:.2f} |")
+    sel = summary['selected']
+    lines += ['', f"Selected run {sel['run']} on validation; its test {metric}: "
+              f"{sel['test'][metric]:.4f} (no other run was tested)."]
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+import pyg_mmrec.train.search as search_module
+import pyg_mmrec.train.trainer as trainer_module
+from pyg_mmrec.cli import main
+from pyg_mmrec.errors import ConfigError
+from pyg_mmrec.train import tune
+
+BASE = {'progress': False, 'batch_size': 256, 'epochs': 3, 'embedding_dim': 8}
+
+
+def test_selects_on_validation_and_tests_only_the_selected_run(tiny_splits, tmp_path,
+                                                                monkeypatch):
+    splits_seen = []
+    for module in (trainer_module, search_module):
+        real = module.evaluate
+
+        def spy(model, splits, split, *args, _real=real, **kwargs):
+            splits_seen.append(split)
+            return _real(model, splits, split, *args, **kwargs)
+
+        monkeypatch.setattr(module, 'evaluate', spy)
+    grid = {'lr': [1e-4, 1e-2], 'reg_weight': [1e-4, 1e-2]}
+    summary = tune('lightgcn', tiny_splits, grid, BASE, out_dir=tmp_path)
+    assert splits_seen.count('test') == 1 and splits_seen[-1] == 'test'
+    assert len(summary['runs']) == 4
+    assert [(r['lr'], r['reg_weight']) for r in summary['runs']] == [
+        (1e-4, 1e-4), (1e-4, 1e-2), (1e-2, 1e-4), (1e-2, 1e-2)]
+    recalls = [r['valid']['Recall@20'] for r in summary['runs']]
+    assert summary['selected']['run'] == recalls.index(max(recalls))
+    for i in range(4):  # no run's own results carry a test score
+        assert json.loads((tmp_path / f'run{i}' / 'results.json').read_text())['test'] is None
+    # The reported test score is that of the selected run's best state.
+    selected = summary['selected']
+    from pyg_mmrec.train import evaluate, load_model
+    model, _ = load_model(tmp_path / f"run{selected['run']}" / 'checkpoint.pt', tiny_splits)
+    assert evaluate(model, tiny_splits, 'test') == selected['test']
+    table = (tmp_path / 'tune.md').read_text()
+    assert f"| {selected['run']} (selected) |" in table
+
+
+def test_without_out_dir(tiny_splits):
+    summary = tune('bprmf', tiny_splits, {'lr': [1e-3, 1e-2]}, BASE)
+    assert 'Recall@20' in summary['selected']['test'] and len(summary['runs']) == 2
+
+
+def test_bad_grids_fail_before_training(tiny_splits):
+    with pytest.raises(ConfigError, match='non-empty list'):
+        tune('bprmf', tiny_splits, {'lr': 0.1}, BASE)
+    with pytest.raises(ConfigError, match="unknown config key 'lrate'"):
+        tune('bprmf', tiny_splits, {'lrate': [0.1]}, BASE)
+    with pytest.raises(ConfigError, match="'lr' expects a float"):
+        tune('bprmf', tiny_splits, {'lr': [0.1, 'x']}, BASE)
+
+
+def test_cli_tune(tmp_path, capsys):
+    out = tmp_path / 'search'
+    assert main(['tune', '--model', 'bprmf', '--data', 'synthetic', '--grid', 'lr=[0.001,0.01]',
+                 '--set', 'epochs=1', 'progress=false', '--out', str(out)]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / 'tune.json').read_text())
+    assert '(selected)' in printed and len(summary['runs']) == 2
+    assert f"{summary['selected']['test']['Recall@20']:.4f}" in printed
