@@ -1,7 +1,7 @@
 """pyg_mmrec: multimodal recommendation with information-bottleneck denoising, on PyG."""
 from pyg_mmrec import data, functional, metrics, nn, train, transforms
 from pyg_mmrec.errors import CheckpointError, ConfigError, DataError, PygMMRecError
-from pyg_mmrec.train import evaluate, load_model, recommend, run
+from pyg_mmrec.train import evaluate, load_model, recommend, run, tune
 
 __version__ = '0.1.0'
 
@@ -20,4 +20,5 @@ __all__ = [
     'run',
     'train',
     'transforms',
+    'tune',
 ]
