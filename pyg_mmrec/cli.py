@@ -36,8 +36,8 @@ from pyg_mmrec.train import (
     run,
     tune,
 )
-from pyg_mmrec.train.checkpoint import atomic_write
 from pyg_mmrec.train.search import format_table
+from pyg_mmrec.utils import atomic_write
 
 
 def format_metrics(columns: dict[str, dict[str, float]], ks: Sequence[int]) -> str:

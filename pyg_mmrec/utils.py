@@ -1,6 +1,10 @@
 """Small shared mechanisms."""
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
@@ -29,3 +33,23 @@ class PairSet:
             return torch.zeros_like(key, dtype=torch.bool)
         pos = torch.searchsorted(self.keys, key).clamp(max=self.keys.numel() - 1)
         return self.keys[pos] == key
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Calls ``write(file)`` on a temporary file next to ``path`` and renames it onto ``path``
+    only once it is complete, so that a crash never leaves a truncated file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
