@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.nn.models import BPRMF, VBPR, LightGCN, Recommender, VLightGCN
+from pyg_mmrec.nn.models import BPRMF, LATTICE, VBPR, LightGCN, Recommender, VLightGCN
 
 MODELS: dict[str, type[Recommender]] = {
     'bprmf': BPRMF,
+    'lattice': LATTICE,
     'lightgcn': LightGCN,
     'vbpr': VBPR,
     'vlightgcn': VLightGCN,

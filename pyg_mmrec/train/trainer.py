@@ -106,6 +106,7 @@ class Trainer:
     def train_epoch(self) -> dict[str, float]:
         """One pass over the training triplets; returns the mean of each loss term."""
         self.model.train()
+        self.model.on_epoch_start(self.epoch)
         self.loader.set_epoch(self.epoch)
         totals: dict[str, float] = {}
         for user, pos, neg in self.loader:

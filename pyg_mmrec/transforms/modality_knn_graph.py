@@ -110,6 +110,29 @@ def knn_graph_from_features(
     return edge_index, val.reshape(-1)
 
 
+def modality_graph(x: Tensor, k: int, chunk_size: int = 1024,
+                   normalization: str = 'sym') -> tuple[Tensor, Tensor]:
+    r"""The symmetrised top-:math:`k` cosine graph of the rows of :obj:`x` with its edge
+    weights, as :class:`ModalityKNNGraph` builds it for one modality: the union of
+    :func:`knn_graph_from_features` and its reverse, weighted by
+    :math:`\mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}` (``'sym'``) or 1 (``'none'``).
+
+    Args:
+        x (Tensor): Features ``[N, d]``.
+        k (int): Neighbours per item.
+        chunk_size (int): Rows of the similarity matrix computed at once.
+        normalization (str): ``'sym'`` or ``'none'``.
+    """
+    num_items = x.size(0)
+    edge_index, _ = knn_graph_from_features(x, k, chunk_size)
+    edge_index = to_undirected(edge_index, num_nodes=num_items)
+    weight_dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
+    if normalization == 'sym':
+        return gcn_norm(edge_index, None, num_items, add_self_loops=False, dtype=weight_dtype)
+    return edge_index, torch.ones(edge_index.size(1), dtype=weight_dtype,
+                                  device=edge_index.device)
+
+
 class ModalityKNNGraph(BaseTransform):
     r"""Builds one item-item :math:`k`-nearest-neighbour graph per modality
     from the item features, as in the `"Mining Latent Structures for
@@ -252,15 +275,8 @@ class ModalityKNNGraph(BaseTransform):
                 raise DataError(f"data['item'].{attr} contains NaN or infinite values; "
                                 'expected finite features')
 
-            edge_index, _ = knn_graph_from_features(x, self.k, self.chunk_size)
-            edge_index = to_undirected(edge_index, num_nodes=num_items)
-            weight_dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
-            if self.normalization == 'sym':
-                edge_index, edge_weight = gcn_norm(edge_index, None, num_items,
-                                                   add_self_loops=False, dtype=weight_dtype)
-            else:
-                edge_weight = torch.ones(edge_index.size(1), dtype=weight_dtype,
-                                         device=edge_index.device)
+            edge_index, edge_weight = modality_graph(x, self.k, self.chunk_size,
+                                                     self.normalization)
 
             edge_store = data['item', f'knn_{name}', 'item']
             edge_store.edge_index = edge_index

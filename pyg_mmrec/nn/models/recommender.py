@@ -30,11 +30,14 @@ class Encoded:
         hidden (Tensor, optional): The hidden layer :math:`\mathbf{H}` after modality fusion
             (or the ID embeddings of single-modal models), as perturbed by the hook of
             :meth:`Recommender.perturb_hidden` if one is set.
+        item_graph (tuple, optional): The weighted item-item graph ``(edge_index,
+            edge_weight)`` the model propagated over, for models that use one.
     """
     user: Tensor
     item: Tensor
     modality: dict[str, Tensor] = dataclasses.field(default_factory=dict)
     hidden: Tensor | None = None
+    item_graph: tuple[Tensor, Tensor] | None = None
 
 
 class Recommender(torch.nn.Module):
@@ -76,7 +79,7 @@ class Recommender(torch.nn.Module):
         with their defaults."""
         params = inspect.signature(cls.__init__).parameters
         return {k: p.default for k, p in params.items()
-                if k not in ('self', 'num_users', 'num_items', 'feature_dims')
+                if k not in ('self', 'num_users', 'num_items', 'feature_dims', 'graph_modalities')
                 and p.kind is p.POSITIONAL_OR_KEYWORD}
 
     @classmethod
@@ -84,15 +87,18 @@ class Recommender(torch.nn.Module):
         """Builds the model for ``data`` (sizes read from it) with the given
         hyper-parameters."""
         sizes = {'num_users': data['user'].num_nodes, 'num_items': data['item'].num_nodes}
-        if cls.requires_features:
-            names = modalities(data)
-            if not names:
-                graphs = graph_modalities(data)
-                raise DataError(
-                    f"{cls.__name__} needs item feature matrices (data['item'].x_<modality>), "
-                    f"but dataset {getattr(data, 'name', '?')!r} has none"
-                    + (f"; it has only item-item graphs ({', '.join(graphs)})" if graphs else ''))
+        params = inspect.signature(cls.__init__).parameters
+        names = modalities(data)
+        if cls.requires_features and not names:
+            graphs = graph_modalities(data)
+            raise DataError(
+                f"{cls.__name__} needs item feature matrices (data['item'].x_<modality>), "
+                f"but dataset {getattr(data, 'name', '?')!r} has none"
+                + (f"; it has only item-item graphs ({', '.join(graphs)})" if graphs else ''))
+        if 'feature_dims' in params:
             sizes['feature_dims'] = {m: data['item'][feature_key(m)].size(1) for m in names}
+        if 'graph_modalities' in params:
+            sizes['graph_modalities'] = graph_modalities(data)
         return cls(**sizes, **hparams)
 
     @property
@@ -106,6 +112,10 @@ class Recommender(torch.nn.Module):
     def encode(self, data: HeteroData) -> Encoded:
         """Computes the representations from the training view ``data``."""
         raise NotImplementedError
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called by the trainer before each training epoch (models that rebuild a structure
+        once per epoch override it)."""
 
     def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         """Returns the user representations ``[U, d]`` and item representations ``[I, d]``

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from pyg_mmrec.data import TripletLoader
-from pyg_mmrec.nn.models import BPRMF, VBPR, LightGCN, VLightGCN
+from pyg_mmrec.nn.models import BPRMF, LATTICE, VBPR, LightGCN, VLightGCN
 
-MODELS = [BPRMF, LightGCN, VBPR, VLightGCN]
+MODELS = [BPRMF, LightGCN, VBPR, VLightGCN, LATTICE]
 
 
 @pytest.mark.parametrize('cls', MODELS)
