@@ -8,13 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyg_mmrec.data.splits import (
-    DataSplits,
-    _check_features,
-    _check_graph,
-    from_arrays,
-    split_per_user,
-)
+from pyg_mmrec.data.splits import DataSplits, from_arrays, split_per_user
 from pyg_mmrec.errors import DataError
 
 MMREC_COLUMNS = ('userID', 'itemID', 'x_label')
@@ -131,28 +125,12 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
         if f.ndim != 2:
             raise DataError(f"{root / (m + '_feat.npy')}: expected a 2-D [num_items, dim] "
                             f"matrix, got shape {f.shape}")
-    # Validate features and graphs here, so that errors name their own file (from_arrays
-    # only knows the .inter file); num_items is derived as from_arrays derives it.
-    for m, g in graphs.items():
-        n = np.asarray(g['num_items'])
-        if n.ndim != 0 or n.dtype.kind not in 'iu':
-            raise DataError(f"{graph_paths[m]}: num_items must be a single integer, got "
-                            f"{g['num_items']!r}")
-    sizes = [len(f) for f in features.values()] + [int(g['num_items']) for g in graphs.values()]
-    if sizes:
-        num_items = max(sizes)
-        for m, g in graphs.items():
-            if int(g['num_items']) != num_items:
-                raise DataError(f"{graph_paths[m]}: num_items={int(g['num_items'])}, expected "
-                                f"{num_items} (the most feature rows / graph nodes in {root})")
-            _check_graph(m, g, num_items, str(graph_paths[m]))
-        for m, f in features.items():
-            features[m] = _check_features(m, f, num_items, str(root / (m + '_feat.npy')))
-
     return from_arrays(
         table['userID'], table['itemID'], table['x_label'],
         features=features, graphs=graphs,
         name=name or inters[0].stem, source=str(inters[0]), line_offset=2,
+        sources={**{f'x_{m}': str(root / f'{m}_feat.npy') for m in features},
+                 **{f'knn_{m}': str(p) for m, p in graph_paths.items()}},
     )
 
 

@@ -176,6 +176,7 @@ def from_arrays(
     name: str = 'in-memory',
     source: str | None = None,
     line_offset: int | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> DataSplits:
     r"""Builds the train / validation / test views from interaction arrays.
 
@@ -195,6 +196,8 @@ def from_arrays(
             ``name``.
         line_offset (int, optional): When the arrays come from a text file, the line number of
             the first interaction; errors then name file lines instead of array positions.
+        sources (dict, optional): Where each feature matrix or graph came from, keyed
+            ``'x_<m>'`` or ``'knn_<m>'`` (e.g. a file path), to name in errors about it.
 
     Raises:
         DataError: On negative or non-integer ids, ids beyond ``num_users`` / ``num_items``,
@@ -221,10 +224,17 @@ def from_arrays(
         raise DataError(f"{source}: {where(int(bad[0]))}: split label {split[bad[0]]} is not "
                         f"0 (train), 1 (validation) or 2 (test)")
 
+    sources = dict(sources or {})
+    graph_sizes = {}
+    for m, g in graphs.items():
+        if isinstance(g, Mapping) and 'num_items' in g:
+            n = np.asarray(g['num_items'])
+            if n.ndim != 0 or n.dtype.kind not in 'iu':
+                raise DataError(f"{sources.get(f'knn_{m}', source)}: num_items of graph {m!r} "
+                                f"must be a single integer, got {g['num_items']!r}")
+            graph_sizes[m] = int(n)
     if num_items is None:
-        sizes = [len(f) for f in features.values()]
-        sizes += [int(g['num_items']) for g in graphs.values()
-                  if isinstance(g, Mapping) and 'num_items' in g]
+        sizes = [len(f) for f in features.values()] + list(graph_sizes.values())
         num_items = max(sizes) if sizes else int(item.max()) + 1
     num_users = int(user.max()) + 1 if num_users is None else int(num_users)
     for field, ids, bound in (('user', user, num_users), ('item', item, num_items)):
@@ -247,13 +257,15 @@ def from_arrays(
         if not (split == label).any():
             raise DataError(f"{source}: the {split_name} split is empty")
 
-    feats = {m: _check_features(m, f, num_items, source) for m, f in features.items()}
+    feats = {m: _check_features(m, f, num_items, sources.get(feature_key(m), source))
+             for m, f in features.items()}
     knn = {}
     for m, g in graphs.items():
-        if isinstance(g, Mapping) and 'num_items' in g and int(g['num_items']) != num_items:
-            raise DataError(f"{source}: graph {m!r} has num_items={int(g['num_items'])}, "
-                            f"expected {num_items}")
-        knn[m] = _check_graph(m, g, num_items, source)
+        where = sources.get(f'knn_{m}', source)
+        if graph_sizes.get(m, num_items) != num_items:
+            raise DataError(f"{where}: graph {m!r} has num_items={graph_sizes[m]}, expected "
+                            f"{num_items} (the most feature rows / graph nodes)")
+        knn[m] = _check_graph(m, g, num_items, where)
 
     edges = torch.from_numpy(np.stack([user, item]))
     split_t = torch.from_numpy(split)
