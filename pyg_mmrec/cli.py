@@ -53,10 +53,15 @@ def format_metrics(columns: dict[str, dict[str, float]], ks: Sequence[int]) -> s
     return '\n'.join(lines)
 
 
-def _train(args: argparse.Namespace) -> None:
+def _config(args: argparse.Namespace) -> dict:
+    """The flat config of ``--config FILE`` updated by ``--set key=value`` pairs."""
     config = load_yaml(args.config) if args.config else {}
     config.update(parse_overrides(args.set or []))
-    results = run(args.model, args.data, config, out_dir=args.out, resume=args.resume)
+    return config
+
+
+def _train(args: argparse.Namespace) -> None:
+    results = run(args.model, args.data, _config(args), out_dir=args.out, resume=args.resume)
     print(f"\n{results['model']} on {results['data']}: best epoch {results['best_epoch']} "
           f"of {results['epochs_run']}, {results['train_seconds_per_epoch']:.2f} s/epoch, "
           f"validation pass {results['eval_seconds']:.2f} s, "
@@ -67,10 +72,8 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _tune(args: argparse.Namespace) -> None:
-    config = load_yaml(args.config) if args.config else {}
-    config.update(parse_overrides(args.set or []))
     grid = parse_overrides(args.grid)
-    summary = tune(args.model, args.data, grid, config, out_dir=args.out)
+    summary = tune(args.model, args.data, grid, _config(args), out_dir=args.out)
     print(format_table(summary))
     selected = summary['selected']
     ks = sorted({int(key.split('@')[1]) for key in selected['valid'] if '@' in key})

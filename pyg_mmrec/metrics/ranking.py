@@ -109,6 +109,15 @@ class RankingEvaluator:
             raise ConfigError(f"max_scores must be positive, got {max_scores}")
         self.ks = ks
         self.max_scores = max_scores
+        # The same exclusion graphs come back every validation: index each one once.
+        self._indices: dict[tuple[int, int], tuple[Tensor, _UserIndex]] = {}
+
+    def _user_index(self, edge_index: Tensor, num_users: int) -> _UserIndex:
+        # Keyed by identity; the cache holds the tensor, so its id cannot be reused meanwhile.
+        key = (id(edge_index), num_users)
+        if key not in self._indices:
+            self._indices[key] = (edge_index, _UserIndex(edge_index, num_users))
+        return self._indices[key][1]
 
     def user_batches(self, users: Tensor, num_items: int) -> tuple[Tensor, ...]:
         """Splits ``users`` into batches that respect :attr:`max_scores`."""
@@ -132,7 +141,7 @@ class RankingEvaluator:
         """
         for e in exclude:
             _check_index(e, num_users, num_items, 'an exclusion graph')
-        excluded = [_UserIndex(e, num_users) for e in exclude]
+        excluded = [self._user_index(e, num_users) for e in exclude]
         top_items, top_scores = [], []
         for batch in self.user_batches(users, num_items):
             scores = score(batch)
