@@ -89,13 +89,16 @@ def grid_for(model: str, hparams: dict) -> dict[str, list]:
     return grid
 
 
-def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, out: Path) -> dict:
-    """Tunes ``model`` on ``dataset`` with the first seed, retrains the selection with the
-    others; returns the cell's summary (in this process, for its peak memory)."""
+def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, patience: int,
+             design: str, out: Path) -> dict:
+    """Tunes ``model`` on ``dataset`` with the first seed (the full grid or its half-fraction),
+    retrains the selection with the others; returns the cell's summary (in this process, for
+    its peak memory)."""
     import torch
 
     import pyg_mmrec
     from pyg_mmrec.data import modalities
+    from pyg_mmrec.train import half_fraction
     from pyg_mmrec.train.registry import get_model_class
 
     splits = load(dataset)
@@ -103,9 +106,10 @@ def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, out: P
     if cls.requires_features and not modalities(splits.train):
         return {'dataset': dataset, 'model': model, 'applicable': False}
     grid = grid_for(model, cls.hparam_defaults())
-    base = {'progress': False, 'epochs': max_epochs, 'seed': seeds[0]}
+    base = {'progress': False, 'epochs': max_epochs, 'patience': patience, 'seed': seeds[0]}
     start = time.perf_counter()
-    summary = pyg_mmrec.tune(model, splits, grid, base, out_dir=out / 'tune')
+    points = grid if design == 'full' else half_fraction(grid)
+    summary = pyg_mmrec.tune(model, splits, points, base, out_dir=out / 'tune')
     chosen = {k: summary['selected'][k] for k in grid}
     selected_run = summary['runs'][summary['selected']['run']]
     per_seed = [{'seed': seeds[0], 'test': summary['selected']['test'],
@@ -123,6 +127,7 @@ def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, out: P
             'eval_seconds': statistics.median(evals) if evals else None,
             'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             'wall_minutes': (time.perf_counter() - start) / 60, 'max_epochs': max_epochs,
+            'patience': patience, 'design': design, 'search_runs': len(summary['runs']),
             'torch_threads': torch.get_num_threads()}
 
 
@@ -202,6 +207,10 @@ def main() -> None:
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024, 2025, 2026])
     parser.add_argument('--max-epochs', type=int, default=1000,
                         help='cap on epochs per run (early stopping usually ends them first)')
+    parser.add_argument('--patience', type=int, default=20,
+                        help='epochs without a better validation Recall@20 before stopping')
+    parser.add_argument('--design', choices=['full', 'half'], default='full',
+                        help='search the full 8-point grid or its 4-point half-fraction')
     parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--jobs', type=int, default=1,
                         help='cells run in parallel, one torch thread each when above 1')
@@ -215,7 +224,8 @@ def main() -> None:
     if args.cell:  # a worker process: one cell
         dataset, model = args.cell
         out = cells_dir / f'{dataset}_{model}'
-        write_json(out / 'cell.json', run_cell(dataset, model, args.seeds, args.max_epochs, out))
+        write_json(out / 'cell.json', run_cell(dataset, model, args.seeds, args.max_epochs,
+                                               args.patience, args.design, out))
         return
     if not args.report_only:
         todo = [(d, m) for d in args.datasets for m in args.models
@@ -227,7 +237,8 @@ def main() -> None:
             env = {**os.environ, 'OMP_NUM_THREADS': '1'} if args.jobs > 1 else None
             subprocess.run([sys.executable, __file__, '--cell', *cell,
                             '--seeds', *map(str, args.seeds),
-                            '--max-epochs', str(args.max_epochs), '--out', str(args.out)],
+                            '--max-epochs', str(args.max_epochs), '--patience',
+                            str(args.patience), '--design', args.design, '--out', str(args.out)],
                            check=True, env=env)
 
         with ThreadPoolExecutor(args.jobs) as pool:

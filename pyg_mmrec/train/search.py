@@ -16,15 +16,41 @@ from pyg_mmrec.train.registry import get_model_class
 from pyg_mmrec.train.trainer import CHECKPOINT, load_model, run
 
 
-def grid_configs(grid: dict[str, list]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, in order (the last key varies fastest)."""
+def grid_configs(grid: dict[str, list] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, in order (the last key varies fastest); a list
+    of configurations (e.g. from :func:`half_fraction`) is checked and returned as it is."""
+    if isinstance(grid, list | tuple):
+        if not grid or any(not isinstance(p, dict) or p.keys() != grid[0].keys() for p in grid):
+            raise ConfigError(f"a list of configurations must be non-empty and give every "
+                              f"configuration the same keys, got {grid!r}")
+        return [dict(p) for p in grid]
     for key, values in grid.items():
         if not isinstance(values, list | tuple) or not values:
             raise ConfigError(f"grid key {key!r} needs a non-empty list of values, got {values!r}")
     return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
 
 
-def tune(model: str, data: str | Path | DataSplits, grid: dict[str, list],
+def half_fraction(grid: dict[str, list]) -> list[dict[str, Any]]:
+    r"""The half-fraction :math:`2^{k-1}` of a grid of :math:`k` two-level factors: the
+    combinations whose number of second levels is even. Each factor is tried at both levels
+    equally often, and for :math:`k \ge 3` so is every pair of levels of any two factors,
+    with half the runs of the full grid (e.g. 4 instead of 8 for learning rate, L2 weight and
+    one model knob).
+
+    Raises:
+        ConfigError: If a factor does not have exactly two values.
+    """
+    for key, values in grid.items():
+        if not isinstance(values, list | tuple) or len(values) != 2:
+            raise ConfigError(f"half_fraction needs two values per grid key; {key!r} has "
+                              f"{values!r}")
+    return [dict(zip(grid, (values[i] for values, i in zip(grid.values(), levels, strict=True)),
+                     strict=True))
+            for levels in itertools.product((0, 1), repeat=len(grid)) if sum(levels) % 2 == 0]
+
+
+def tune(model: str, data: str | Path | DataSplits,
+         grid: dict[str, list] | list[dict[str, Any]],
          config: dict[str, Any] | None = None, out_dir: str | Path | None = None
          ) -> dict[str, Any]:
     """Trains ``model`` once per grid point, selects the point with the best validation
@@ -35,8 +61,9 @@ def tune(model: str, data: str | Path | DataSplits, grid: dict[str, list],
     Args:
         model (str): Registered model name.
         data (str, Path or DataSplits): The dataset.
-        grid (dict): Config key to the list of values to try, e.g.
-            ``{'lr': [1e-3, 1e-2], 'reg_weight': [1e-4, 1e-3]}``.
+        grid (dict or list): Config key to the list of values to try, every combination
+            (e.g. ``{'lr': [1e-3, 1e-2], 'reg_weight': [1e-4, 1e-3]}``), or a list of
+            configurations to try as they are (e.g. :func:`half_fraction` of a grid).
         config (dict, optional): Settings shared by every run.
         out_dir (str or Path, optional): Each run writes to ``out_dir/run<i>`` (its
             ``results.json`` has ``test: null``); the summary goes to ``out_dir/tune.json`` and
@@ -74,8 +101,8 @@ def tune(model: str, data: str | Path | DataSplits, grid: dict[str, list],
                         train_config.exclude_val_at_test)
     summary = {
         'model': model.lower(), 'data': splits.name, 'metric': metric,
-        'grid': {k: list(dict.fromkeys(p[k] for p in points)) for k in grid},  # coerced
-        'selected': {'run': best['run'], **{k: best[k] for k in grid},
+        'grid': {k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]},  # coerced
+        'selected': {'run': best['run'], **{k: best[k] for k in points[0]},
                      'valid': best['valid'], 'test': test},
         'runs': runs,
     }

@@ -6,7 +6,7 @@ import pyg_mmrec.train.search as search_module
 import pyg_mmrec.train.trainer as trainer_module
 from pyg_mmrec.cli import main
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.train import tune
+from pyg_mmrec.train import half_fraction, tune
 
 BASE = {'progress': False, 'batch_size': 256, 'epochs': 3, 'embedding_dim': 8}
 
@@ -44,6 +44,28 @@ def test_selects_on_validation_and_tests_only_the_selected_run(tiny_splits, tmp_
 def test_without_out_dir(tiny_splits):
     summary = tune('bprmf', tiny_splits, {'lr': [1e-3, 1e-2]}, BASE)
     assert 'Recall@20' in summary['selected']['test'] and len(summary['runs']) == 2
+
+
+def test_half_fraction_balances_every_factor_and_pair():
+    grid = {'lr': [1e-3, 5e-3], 'reg_weight': [0.0, 1e-4], 'num_layers': [2, 3]}
+    points = half_fraction(grid)
+    assert len(points) == 4
+    assert len({tuple(p.values()) for p in points}) == 4
+    for key, values in grid.items():  # each level of each factor twice
+        assert sorted(p[key] for p in points) == sorted(values * 2)
+    for a, b in [('lr', 'reg_weight'), ('lr', 'num_layers'), ('reg_weight', 'num_layers')]:
+        assert {(p[a], p[b]) for p in points} == {(x, y) for x in grid[a] for y in grid[b]}
+    with pytest.raises(ConfigError, match="two values per grid key; 'lr'"):
+        half_fraction({'lr': [1e-3, 5e-3, 1e-2]})
+
+
+def test_tune_runs_a_list_of_configurations(tiny_splits):
+    points = [{'lr': 1e-2, 'reg_weight': 1e-4}, {'lr': 1e-3, 'reg_weight': 1e-2}]
+    summary = tune('bprmf', tiny_splits, points, BASE)
+    assert [(r['lr'], r['reg_weight']) for r in summary['runs']] == [(1e-2, 1e-4), (1e-3, 1e-2)]
+    assert summary['grid'] == {'lr': [1e-2, 1e-3], 'reg_weight': [1e-4, 1e-2]}
+    with pytest.raises(ConfigError, match='same keys'):
+        tune('bprmf', tiny_splits, [{'lr': 1e-2}, {'reg_weight': 1e-4}], BASE)
 
 
 def test_bad_grids_fail_before_training(tiny_splits):
