@@ -4,17 +4,12 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import degree, softmax, spmm
+from torch_geometric.utils import degree, softmax
 
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.utils import quiet_sparse_csr
+from pyg_mmrec.nn.conv.sparse import csr, weighted_spmm
 
 ATTENTIONS = ('mean', 'dot')
-
-
-def _csr(ptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
-    with quiet_sparse_csr():
-        return torch.sparse_csr_tensor(ptr, col, values, size)
 
 
 class _SampledDot(torch.autograd.Function):
@@ -26,42 +21,17 @@ class _SampledDot(torch.autograd.Function):
     def forward(ctx, ptr: Tensor, col: Tensor, x: Tensor) -> Tensor:
         ctx.save_for_backward(ptr, col, x)
         t = ptr.numel() - 1
-        pattern = _csr(ptr, col, x.new_zeros(col.numel()), (t, x.size(0)))
+        pattern = csr(ptr, col, x.new_zeros(col.numel()), (t, x.size(0)))
         return torch.sparse.sampled_addmm(pattern, x[:t], x.t(), beta=0.0).values()
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
         ptr, col, x = ctx.saved_tensors
         t = ptr.numel() - 1
-        g = _csr(ptr, col, grad, (t, x.size(0)))
+        g = csr(ptr, col, grad, (t, x.size(0)))
         grad_x = torch.sparse.mm(g.t(), x[:t])  # through x_j
         grad_x[:t] += torch.sparse.mm(g, x)  # through x_i
         return None, None, grad_x
-
-
-class _WeightedSpMM(torch.autograd.Function):
-    r"""``A @ x`` for the sparse ``A`` of CSR structure ``(ptr, col)`` and entries ``values``,
-    differentiable in ``values`` and ``x``.
-
-    PyTorch's backward of a CSR product with respect to its values forms the dense
-    :math:`N \times N` gradient before masking it; here it is the sampled product
-    :math:`\partial a_{ij} = \mathbf{g}_i^\top \mathbf{x}_j` on the stored entries only.
-    """
-    @staticmethod
-    def forward(ctx, ptr: Tensor, col: Tensor, values: Tensor, x: Tensor) -> Tensor:
-        adj = _csr(ptr, col, values, (ptr.numel() - 1, x.size(0)))
-        ctx.save_for_backward(adj, x)
-        return spmm(adj, x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
-        adj, x = ctx.saved_tensors
-        grad_values = grad_x = None
-        if ctx.needs_input_grad[2]:
-            grad_values = torch.sparse.sampled_addmm(adj, grad, x.t(), beta=0.0).values()
-        if ctx.needs_input_grad[3]:
-            grad_x = torch.sparse.mm(adj.t(), grad)
-        return None, None, grad_values, grad_x
 
 
 class ContentConv(MessagePassing):
@@ -146,7 +116,7 @@ class ContentConv(MessagePassing):
         row = torch.repeat_interleave(torch.arange(adj_t.size(0), device=x.device), ptr.diff())
         score = _SampledDot.apply(ptr, col, x) if self.attention == 'dot' else None
         self._alpha = self.weights(row, adj_t.size(0), ptr, score).to(x.dtype)
-        return _WeightedSpMM.apply(ptr, col, self._alpha, x)
+        return weighted_spmm(ptr, col, self._alpha, x)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(attention={self.attention!r})'

@@ -40,9 +40,9 @@ class ItemItemConv(Propagation):
         \mathbf{Y}'^{(l-1)}, \qquad \mathbf{Y}' = \mathbf{Y}'^{(L)},
 
     with :math:`\mathbf{D}_S` the weighted degree matrix of :math:`\mathbf{S}`. The graph is an
-    edge list with weights (messages gathered and summed) or a sparse adjacency (one
-    sparse-dense product per layer via :func:`torch_geometric.utils.spmm`); both give the same
-    result.
+    edge list with weights, which may require gradients (e.g. LATTICE's learned graph), or a
+    sparse adjacency; both give the same result, with one sparse-dense product per layer (see
+    :class:`~pyg_mmrec.nn.conv.propagation.Propagation`).
 
     Args:
         num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`1`)

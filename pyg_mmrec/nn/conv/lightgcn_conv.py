@@ -99,6 +99,6 @@ class LightGCNConv(Propagation):
         return sum(self.layers(x, edge_index, edge_weight)) / (self.num_layers + 1)
 
     def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
-        if isinstance(adj_t, Tensor) and x.requires_grad:
+        if isinstance(adj_t, Tensor) and x.requires_grad and not adj_t.requires_grad:
             return _SymmetricSpMM.apply(adj_t, x)
-        return spmm(adj_t, x, reduce=self.aggr)
+        return super().message_and_aggregate(adj_t, x)

@@ -6,7 +6,9 @@ from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import spmm
+from torch_geometric.utils import is_sparse
+
+from pyg_mmrec.nn.conv.sparse import adjacency_of, adjacency_spmm
 
 
 class Propagation(MessagePassing):
@@ -16,10 +18,14 @@ class Propagation(MessagePassing):
         \mathbf{x}^{(l+1)}_i = \sum_{j \in \mathcal{N}(i)}
         \frac{e_{ji}}{\sqrt{\deg(i)\deg(j)}} \mathbf{x}^{(l)}_j
 
-    over a graph given as an edge list (messages gathered and summed) or as a sparse adjacency
-    (one sparse-dense product per layer via :func:`torch_geometric.utils.spmm`). Subclasses
-    decide how the layer outputs :math:`\mathbf{x}^{(0)}, \dots, \mathbf{x}^{(L)}` (see
-    :meth:`layers`) are combined.
+    over a graph given as an edge list with optional weights or as a sparse adjacency. Either
+    way each layer is one sparse-dense product (:func:`torch_geometric.utils.spmm`): an edge
+    list is turned into a CSR adjacency once per call, which on CPU is several times faster
+    than gathering and summing :math:`|\mathcal{E}| \times F` messages. Edge weights may
+    require gradients (learned graphs and masks); their gradient is computed on the stored
+    entries only (:func:`~pyg_mmrec.nn.conv.sparse.weighted_spmm`). Subclasses decide how the
+    layer outputs :math:`\mathbf{x}^{(0)}, \dots, \mathbf{x}^{(L)}` (see :meth:`layers`) are
+    combined.
 
     Args:
         num_layers (int): Number of propagation layers :math:`L`.
@@ -45,6 +51,8 @@ class Propagation(MessagePassing):
                            dtype=x.dtype)
             # gcn_norm returns a bare matrix for a torch_sparse.SparseTensor, else a pair.
             edge_index, edge_weight = out if isinstance(out, tuple) else (out, None)
+        if not is_sparse(edge_index):
+            edge_index, edge_weight = adjacency_of(edge_index, edge_weight, x.size(0)), None
         yield x
         for _ in range(self.num_layers):
             x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
@@ -52,11 +60,8 @@ class Propagation(MessagePassing):
                 x = transform(x)
             yield x
 
-    def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
-
     def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
-        return spmm(adj_t, x, reduce=self.aggr)
+        return adjacency_spmm(adj_t, x, reduce=self.aggr)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(num_layers={self.num_layers})'
