@@ -162,13 +162,20 @@ class DVIB(PlugIn):
             regulariser. (default: :obj:`1.0`)
         beta_0 (float): Weight :math:`\beta_0` of the scale term in the regulariser.
             (default: :obj:`1.0`)
+        relative (bool): Multiply the noise of each row :math:`\mathbf{h}_n` by its root
+            mean square (without gradient), so that :math:`\phi` and :math:`\sigma` are
+            noise-to-signal ratios rather than absolute standard deviations. The paper's
+            feature backbones perturb features of order 1, where the two readings agree in
+            scale; on hidden layers of ID embeddings (LayerGCN, SelfCF; entries of order
+            0.01-0.1) an absolute :math:`\phi` near its prior :math:`a` drowns
+            :math:`\mathbf{H}` in noise. (default: :obj:`False`)
         hidden_dims (iterable of int, optional): Sizes of the rows the backbone passes through
             its hook; needed by DVIB\ :sub:`a`, filled in by :meth:`from_data`.
     """
     def __init__(self, backbone: Recommender, variant: str = 'adaptive', gamma_0: float = 1.0,
                  gamma_d: float = 0.1, gamma_r: float = 1e-3, sigma: float = 1e-3,
-                 a: float = 0.5, alpha_0: float = 1.0, beta_0: float = 1.0, *,
-                 hidden_dims: Iterable[int] | None = None):
+                 a: float = 0.5, alpha_0: float = 1.0, beta_0: float = 1.0,
+                 relative: bool = False, *, hidden_dims: Iterable[int] | None = None):
         super().__init__(backbone)
         if variant not in VARIANTS:
             raise ConfigError(f"DVIB: variant must be one of {list(VARIANTS)}, got {variant!r}")
@@ -186,6 +193,7 @@ class DVIB(PlugIn):
         self.a = a
         self.alpha_0 = alpha_0
         self.beta_0 = beta_0
+        self.relative = relative
         if variant == 'adaptive' and not hidden_dims:
             raise ConfigError("DVIB_a needs the size of the backbone's hidden layer: build it "
                               "with DVIB.from_data(data, ...) or pass hidden_dims")
@@ -209,9 +217,12 @@ class DVIB(PlugIn):
         """The perturbation H -> H + delta H; records each clean H with its scales (or None)
         in ``seen``, for the regulariser."""
         def perturb(h: Tensor) -> Tensor:
+            noise = torch.randn_like(h)
+            if self.relative:
+                noise = noise * h.detach().pow(2).mean(-1, keepdim=True).sqrt()
             if self.variant == 'constant':
                 seen.append((h, None))
-                return h + self.sigma * torch.randn_like(h)
+                return h + self.sigma * noise
             key = str(h.size(-1))
             if key not in self.noise_scale:
                 raise ConfigError(f"DVIB: the backbone's hidden layer has rows of size "
@@ -220,7 +231,7 @@ class DVIB(PlugIn):
                                   f"this dataset")
             phi = self.noise_scale[key](h)
             seen.append((h, phi))
-            return h + phi * torch.randn_like(h)
+            return h + phi * noise
         return perturb
 
     def loss(self, data: HeteroData, user: Tensor, pos: Tensor, neg: Tensor
@@ -259,4 +270,4 @@ class DVIB(PlugIn):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.backbone!r}, variant={self.variant!r}, '
-                f'gamma_d={self.gamma_d}, sigma={self.sigma})')
+                f'gamma_d={self.gamma_d}, sigma={self.sigma}, relative={self.relative})')

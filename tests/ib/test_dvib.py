@@ -127,6 +127,19 @@ def test_adaptive_noise_has_the_learned_scale_per_row(tiny_splits):
     assert noise.mean().item() == pytest.approx(0.0, abs=0.01)
 
 
+def test_relative_noise_scales_with_each_row(tiny_splits):
+    constant = DVIB.from_data(tiny_splits.train, backbone='lightgcn', variant='constant',
+                              sigma=0.1, relative=True)
+    torch.manual_seed(2)
+    rms = torch.tensor([[0.01], [1.0], [30.0]])
+    h = (rms * torch.ones(3, 20000)).requires_grad_()  # rows of constant magnitude
+    noisy = constant._noise_hook([])(h)
+    noise_std = (noisy - h).detach().std(dim=1)
+    assert torch.allclose(noise_std, 0.1 * rms.squeeze(1), rtol=0.03)
+    noisy.sum().backward()  # the scale carries no gradient: d(noisy)/dh is the identity
+    assert torch.equal(h.grad, torch.ones_like(h))
+
+
 def test_one_noise_scale_per_hidden_size(tiny_splits, toy_backbones):
     torch.manual_seed(0)
     model = DVIB.from_data(tiny_splits.train, backbone='twosites', embedding_dim=16)
