@@ -141,15 +141,18 @@ def write_table(cells: list[dict]) -> str:
         'excluded at test. Seconds per epoch are medians; peak memory is the resident set of '
         "the cell's process (the data, the 8 searches and the seeds). \"thr\": torch threads "
         'of the cell (cells run two at a time with one thread each under ``--jobs 2``).', '',
+        'Budget: search runs, epoch cap and early-stopping patience of the cell (the larger '
+        'datasets use the 4-point half-fraction of the grid, ``--design half``, which tries '
+        'every value of every factor and every pair of values of any two factors).', '',
         '| dataset | model | Recall@20 | NDCG@20 | seeds | selected | best epochs | s/epoch '
-        '| s/val pass | peak MiB | published (baby) |',
-        '|---|---|---|---|---|---|---|---|---|---|---|',
+        '| s/val pass | peak MiB | budget | published (baby) |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     order = {d: i for i, d in enumerate(DATASETS)}
     for c in sorted(cells, key=lambda c: (order.get(c['dataset'], 99), c['model'])):
         if not c['applicable']:
             lines.append(f"| {c['dataset']} | {c['model']} | n/a (needs feature matrices) "
-                         '| | | | | | | | |')
+                         '| | | | | | | | | |')
             continue
         tests = [s['test'] for s in c['seeds']]
         pub = PUBLISHED_BABY.get(c['model']) if c['dataset'] == 'amazon-baby' else None
@@ -161,7 +164,8 @@ def write_table(cells: list[dict]) -> str:
             f"| {statistics.median(s['train_seconds_per_epoch'] for s in c['seeds']):.2f}"
             f" ({c.get('torch_threads', '?')} thr) "
             f"| {c['eval_seconds'] if c['eval_seconds'] is None else round(c['eval_seconds'], 2)}"
-            f" | {c['peak_rss_mb']:.0f} | {f'{pub[0]:.4f} / {pub[1]:.4f}' if pub else '—'} |")
+            f" | {c['peak_rss_mb']:.0f} | {c.get('search_runs', 8)} runs, ≤{c['max_epochs']} ep, "
+            f"pat. {c.get('patience', 20)} | {f'{pub[0]:.4f} / {pub[1]:.4f}' if pub else '—'} |")
     lattice = next((c for c in cells if c['dataset'] == 'tiktok' and c['model'] == 'lattice'
                     and c['applicable']), None)
     if lattice is not None:
