@@ -98,7 +98,7 @@ class LightGCNConv(Propagation):
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
         return sum(self.layers(x, edge_index, edge_weight)) / (self.num_layers + 1)
 
-    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
-        if isinstance(adj_t, Tensor) and x.requires_grad and not adj_t.requires_grad:
+    def message_and_aggregate(self, adj_t: Adj, x: Tensor, edge_weight: OptTensor) -> Tensor:
+        if isinstance(adj_t, Tensor) and x.requires_grad and edge_weight is None:
             return _SymmetricSpMM.apply(adj_t, x)
-        return super().message_and_aggregate(adj_t, x)
+        return super().message_and_aggregate(adj_t, x, edge_weight)

@@ -3,11 +3,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import is_sparse, to_edge_index, to_torch_csr_tensor
+from torch_geometric.utils import is_sparse, to_edge_index
 
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.nn.conv.propagation import Propagation
-from pyg_mmrec.utils import quiet_sparse_csr
 
 
 class PreferenceMaskConv(Propagation):
@@ -95,14 +94,10 @@ class PreferenceMaskConv(Propagation):
         """Propagates ``x`` over the graph masked from the states ``h`` (default: ``x``)."""
         h = x if h is None else h
         if is_sparse(edge_index):  # adj_t[i, j] is the edge j -> i
-            (dst, src), value = to_edge_index(edge_index)
-            value = value * self.edge_mask(h, torch.stack([src, dst]))
-            with quiet_sparse_csr():
-                edge_index = to_torch_csr_tensor(torch.stack([dst, src]), value,
-                                                 size=(x.size(0), x.size(0)))
-        else:
-            mask = self.edge_mask(h, edge_index)
-            edge_weight = mask if edge_weight is None else edge_weight * mask
+            edge_index, edge_weight = to_edge_index(edge_index)
+            edge_index = edge_index.flip(0)
+        mask = self.edge_mask(h, edge_index)
+        edge_weight = mask if edge_weight is None else edge_weight * mask
         *_, last = self.layers(x, edge_index, edge_weight)
         return last
 

@@ -21,9 +21,11 @@ class Propagation(MessagePassing):
     over a graph given as an edge list with optional weights or as a sparse adjacency. Either
     way each layer is one sparse-dense product (:func:`torch_geometric.utils.spmm`): an edge
     list is turned into a CSR adjacency once per call, which on CPU is several times faster
-    than gathering and summing :math:`|\mathcal{E}| \times F` messages. Edge weights may
-    require gradients (learned graphs and masks); their gradient is computed on the stored
-    entries only (:func:`~pyg_mmrec.nn.conv.sparse.weighted_spmm`). Subclasses decide how the
+    than gathering and summing :math:`|\mathcal{E}| \times F` messages. The weights of an edge
+    list may require gradients (learned graphs and masks); their gradient is computed on the
+    edges only (:func:`~pyg_mmrec.nn.conv.sparse.weighted_spmm`), never as a dense
+    :math:`N \times N` matrix, so pass learned weights as an edge list rather than as the
+    values of a sparse tensor. Subclasses decide how the
     layer outputs :math:`\mathbf{x}^{(0)}, \dots, \mathbf{x}^{(L)}` (see :meth:`layers`) are
     combined.
 
@@ -51,8 +53,10 @@ class Propagation(MessagePassing):
                            dtype=x.dtype)
             # gcn_norm returns a bare matrix for a torch_sparse.SparseTensor, else a pair.
             edge_index, edge_weight = out if isinstance(out, tuple) else (out, None)
-        if not is_sparse(edge_index):
-            edge_index, edge_weight = adjacency_of(edge_index, edge_weight, x.size(0)), None
+        if is_sparse(edge_index):  # the adjacency's own values are the weights
+            edge_weight = None
+        else:  # weights that need gradients stay in edge_weight, in the adjacency's order
+            edge_index, edge_weight = adjacency_of(edge_index, edge_weight, x.size(0))
         yield x
         for _ in range(self.num_layers):
             x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
@@ -60,8 +64,8 @@ class Propagation(MessagePassing):
                 x = transform(x)
             yield x
 
-    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
-        return adjacency_spmm(adj_t, x, reduce=self.aggr)
+    def message_and_aggregate(self, adj_t: Adj, x: Tensor, edge_weight: OptTensor) -> Tensor:
+        return adjacency_spmm(adj_t, x, edge_weight, reduce=self.aggr)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(num_layers={self.num_layers})'

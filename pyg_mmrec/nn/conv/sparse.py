@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import spmm, to_torch_csr_tensor
+from torch_geometric.utils import coalesce, spmm, to_torch_csr_tensor
 
 from pyg_mmrec.utils import quiet_sparse_csr
 
@@ -15,11 +15,21 @@ def csr(ptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tens
         return torch.sparse_csr_tensor(ptr, col, values, size)
 
 
-def adjacency_of(edge_index: Tensor, edge_weight: OptTensor, num_nodes: int) -> Tensor:
+def adjacency_of(edge_index: Tensor, edge_weight: OptTensor, num_nodes: int
+                 ) -> tuple[Tensor, OptTensor]:
     r"""The sparse CSR adjacency ``adj_t`` of an edge list (``adj_t[i, j]`` is the weight of
-    the edge :math:`j \to i`, duplicates summed), differentiable in ``edge_weight``."""
+    the edge :math:`j \to i`, duplicates summed), and, when ``edge_weight`` requires gradients,
+    its values in the adjacency's order as a separate differentiable tensor (``None``
+    otherwise) to pass to :func:`adjacency_spmm`. The adjacency itself holds detached values:
+    PyTorch's backward through the values of a CSR tensor forms a dense
+    :math:`N \times N` gradient."""
+    index, values = coalesce(edge_index.flip(0), edge_weight, num_nodes)
+    if values is None:
+        values = torch.ones(index.size(1), device=index.device)
     with quiet_sparse_csr():
-        return to_torch_csr_tensor(edge_index.flip(0), edge_weight, size=(num_nodes, num_nodes))
+        adj_t = to_torch_csr_tensor(index, values.detach(), size=(num_nodes, num_nodes),
+                                    is_coalesced=True)
+    return adj_t, values if values.requires_grad else None
 
 
 class _WeightedSpMM(torch.autograd.Function):
@@ -53,9 +63,11 @@ def weighted_spmm(ptr: Tensor, col: Tensor, values: Tensor, x: Tensor) -> Tensor
     return _WeightedSpMM.apply(ptr, col, values, x)
 
 
-def adjacency_spmm(adj_t: Adj, x: Tensor, reduce: str = 'sum') -> Tensor:
-    """``adj_t @ x``; a CSR ``adj_t`` whose values need gradients goes through
-    :func:`weighted_spmm` (``reduce='sum'``)."""
-    if isinstance(adj_t, Tensor) and adj_t.layout == torch.sparse_csr and adj_t.requires_grad:
-        return weighted_spmm(adj_t.crow_indices(), adj_t.col_indices(), adj_t.values(), x)
+def adjacency_spmm(adj_t: Adj, x: Tensor, values: OptTensor = None, reduce: str = 'sum'
+                   ) -> Tensor:
+    """``adj_t @ x``; with ``values`` (the entries of the CSR ``adj_t`` in its order, from
+    :func:`adjacency_of`) it is differentiable in them through :func:`weighted_spmm`
+    (``reduce='sum'``)."""
+    if values is not None:
+        return weighted_spmm(adj_t.crow_indices(), adj_t.col_indices(), values, x)
     return spmm(adj_t, x, reduce=reduce)
