@@ -15,6 +15,11 @@ Four parts (``--parts``, all by default):
   dependence on the relevant content (the planted item factors). The paper's claim: lower
   irrelevant dependence with FIB.
 * ``baby``: LATTICE with and without GIB on amazon-baby (item-item graphs only, no features).
+* ``sensitivity``: the paper's Fig. 5-6 as a small one-factor-at-a-time grid on ``--data``
+  with the first seed: α on IBMRec-VBPR (FIB alone), β on IBMRec-LATTICE (GIB alone) and the
+  HSIC bandwidth σ² (default: the median heuristic) on IBMRec-VBPR, each around the defaults
+  of the ``backbones`` part; the report gives validation Recall@20 and marks the point that
+  validation selects (test scores are not used).
 
 Real-data runs are separate ``pyg-mmrec train`` processes (:func:`foundation.train_once`);
 synthetic runs are in-process, as the synthetic generator's settings are not CLI options.
@@ -50,6 +55,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     **{f'ibmrec-{b}-fib': ('ibmrec', [f'backbone={b}', 'gib=false'])
        for b in ('vbpr', 'vlightgcn', 'vlattice')},
 }
+# (variant, IBMRec setting, values besides the default) of the sensitivity part.
+SENSITIVITY = [('ibmrec-vbpr', 'alpha', [0.1, 10.0]), ('ibmrec-lattice', 'beta', [0.1, 2.0]),
+               ('ibmrec-vbpr', 'sigma2', [0.5, 5.0])]
+DEFAULTS = {'alpha': 1.0, 'beta': 0.5, 'sigma2': 'median'}
 ABLATION = [('IBMRec (FIB + GIB)', 'ibmrec-vlattice'), ('w/o FIB', 'ibmrec-vlattice-nofib'),
             ('w/o GIB', 'ibmrec-vlattice-nogib'), ('w/o IB (= VLATTICE)', 'vlattice')]
 
@@ -58,19 +67,26 @@ def run_dir(out: Path, label: str, variant: str, seed: int) -> Path:
     return out / 'runs' / 'ibmrec' / f'{label}_{variant}_{seed}'
 
 
-def real_run(out: Path, dataset: str, variant: str, seed: int, args) -> None:
-    """One training process on a real dataset, unless its results exist."""
+def real_run(out: Path, dataset: str, variant: str, seed: int, args,
+             knob: tuple[str, float] | None = None) -> None:
+    """One training process on a real dataset, unless its results exist; ``knob`` overrides
+    one IBMRec setting (the sensitivity part)."""
     from pyg_mmrec.train.checkpoint import write_json
 
     label = Path(dataset).name
-    folder = run_dir(out, label, variant, seed)
+    name = variant if knob is None else f'{variant}@{knob[0]}={knob[1]:g}'
+    folder = run_dir(out, label, name, seed)
     if (folder / 'results.json').is_file() and not args.force:
         return
     model, extra = VARIANTS[variant]
     ib = args.ib_set if model == 'ibmrec' else []
-    print(f'== {label} {variant} seed {seed}', flush=True)
-    results = train_once(dataset, model, seed, folder, ['progress=false', *extra, *args.set, *ib])
-    write_json(folder / 'benchmark.json', {'part': 'real', 'dataset': label, 'variant': variant,
+    print(f'== {label} {name} seed {seed}', flush=True)
+    results = train_once(dataset, model, seed, folder,
+                         ['progress=false', *extra, *args.set, *ib,
+                          *([f'{knob[0]}={knob[1]}'] if knob else [])])
+    part = {'part': 'real'} if knob is None else {'part': 'sensitivity', 'knob': knob[0],
+                                                   'value': knob[1]}
+    write_json(folder / 'benchmark.json', {**part, 'dataset': label, 'variant': variant,
                                            'seed': seed, **results})
 
 
@@ -142,7 +158,8 @@ def mean_dependence(r: dict, part: str) -> float:
 def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
     by: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
-        by.setdefault((r['dataset'], r['variant']), []).append(r)
+        if r['part'] != 'sensitivity':  # those are reported on their own
+            by.setdefault((r['dataset'], r['variant']), []).append(r)
     lines = ['# IBMRec benchmark', '',
              f'Seeds: {seeds} (mean ± std where a cell has several). Test metrics at the epoch '
              'with the best validation Recall@20 (full ranking). s/epoch: median training '
@@ -167,6 +184,26 @@ def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
                       f'| {cell(by.get((dataset, v), []), ndcg)} '
                       f'| {seconds_cell(by.get((dataset, v), []))} |' for name, v in ABLATION]
         lines.append('')
+    sensitivity = [r for r in runs if r['part'] == 'sensitivity']
+    for variant, knob, _ in SENSITIVITY if sensitivity else []:
+        dataset = sensitivity[0]['dataset']
+        points = {(r['value'], r['seed']): r for r in sensitivity
+                  if r['variant'] == variant and r['knob'] == knob}
+        first = min((seed for _, seed in points), default=None)
+        default = next((r for r in by.get((dataset, variant), []) if r['seed'] == first), None)
+        rows = ([(DEFAULTS[knob], default)] if default else []) + sorted(
+            (value, r) for (value, seed), r in points.items() if seed == first)
+        if not rows:
+            continue
+        best = max(rows, key=lambda row: row[1]['valid']['Recall@20'])[0]
+        lines += [f'## {dataset}: sensitivity of {knob} ({variant}, seed {first})', '',
+                  f'| {knob} | valid Recall@20 | valid NDCG@20 | best epoch |',
+                  '|---|---|---|---|']
+        lines += [f"| {value}{' (default)' if value == DEFAULTS[knob] else ''}"
+                  f"{' ← selected' if value == best else ''} "
+                  f"| {r['valid']['Recall@20']:.4f} | {r['valid']['NDCG@20']:.4f} "
+                  f"| {r['best_epoch']} |" for value, r in rows]
+        lines.append('')
     sweep = sorted({(r['share'], r['variant']) for r in runs if r['part'] == 'sweep'})
     if sweep:
         lines += ['## Synthetic: dependence of Z^k on irrelevant vs relevant content', '',
@@ -190,6 +227,7 @@ def plot(runs: list[dict], static: Path) -> None:
     import matplotlib.pyplot as plt
 
     static.mkdir(parents=True, exist_ok=True)
+    runs = [r for r in runs if r['part'] != 'sensitivity']
     real = sorted({r['dataset'] for r in runs if r['part'] == 'real'})
     if real:
         fig, axes = plt.subplots(1, len(real), figsize=(4.8 * len(real), 3.4), squeeze=False)
@@ -237,8 +275,8 @@ def plot(runs: list[dict], static: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--parts', nargs='+', default=['backbones', 'ablation', 'sweep', 'baby'],
-                        choices=['backbones', 'ablation', 'sweep', 'baby'])
+    parts = ['backbones', 'ablation', 'sweep', 'baby', 'sensitivity']
+    parser.add_argument('--parts', nargs='+', default=parts, choices=parts)
     parser.add_argument('--data', default='tiktok',
                         help='dataset folder, or name under ../shared/data (needs features)')
     parser.add_argument('--backbones', nargs='+', default=BACKBONES, choices=BACKBONES)
@@ -267,6 +305,11 @@ def main() -> None:
         if 'baby' in args.parts:
             for variant in ('lattice', 'ibmrec-lattice'):
                 real_run(args.out, str(DATA / 'amazon-baby'), variant, seed, args)
+        if 'sensitivity' in args.parts and seed == args.seeds[0]:
+            for variant, knob, values in SENSITIVITY:
+                real_run(args.out, args.data, variant, seed, args)  # the default point
+                for value in values:
+                    real_run(args.out, args.data, variant, seed, args, (knob, value))
         if 'sweep' in args.parts:
             for share in args.shares:
                 for variant in (args.sweep_backbone, f'ibmrec-{args.sweep_backbone}-fib'):
