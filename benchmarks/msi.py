@@ -101,10 +101,11 @@ def run_dataset(data: str, seeds: list[int], base: dict, out: Path, variants: li
     for variant, switches in VARIANTS.items():
         runs[variant] = []
         for seed in seeds:
-            if variant not in variants and not (root / f'{slug(variant)}_{seed}' /
-                                                'results.json').is_file():
+            from_search = variant == 'MSI' and seed == seeds[0]
+            if variant not in variants and not from_search and not (
+                    root / f'{slug(variant)}_{seed}' / 'results.json').is_file():
                 continue  # another process runs it
-            if variant == 'MSI' and seed == seeds[0]:  # the search's selected run
+            if from_search:  # the search's selected run
                 run = search_dir / f"run{search['selected']['run']}"
                 selected = search['runs'][search['selected']['run']]
                 result = {'test': search['selected']['test'], 'valid': selected['valid'],
