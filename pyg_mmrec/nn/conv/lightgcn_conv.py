@@ -74,9 +74,10 @@ class LightGCNConv(Propagation):
 
     It runs on the homogeneous user-item graph (users first, then items; see
     :func:`user_item_edge_index` and :func:`user_item_adjacency`) given either as an edge list
-    (messages are gathered and summed) or as a sparse adjacency (one sparse-dense product per
-    layer via :func:`torch_geometric.utils.spmm`); both give the same result. A sparse adjacency
-    is assumed symmetric, as the user-item graph is, which makes its backward pass one product.
+    or as a sparse adjacency, with one sparse-dense product per layer either way (see
+    :class:`~pyg_mmrec.nn.conv.propagation.Propagation`); both give the same result. The graph
+    is assumed symmetric, as the user-item graph is, which makes the backward pass with respect
+    to the node states one product.
 
     Args:
         num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`2`)
