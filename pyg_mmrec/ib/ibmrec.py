@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
@@ -89,6 +91,9 @@ class IBMRec(PlugIn):
       to its hook: VLATTICE's :math:`\mathbf{Z}^0` and :math:`\mathbf{Q}^0`, LATTICE's
       :math:`\sum_m \mathbf{Z}^m` and item ID embeddings (the ID embeddings alone on a dataset
       with precomputed graphs but no features). Gradients flow into those states.
+    * The second stage propagates over a fresh mask sample drawn without gradients: it
+      updates :math:`\Theta_2` through the representations, not through the mask's input
+      (which saves a backward pass through the per-edge MLP, the largest cost of GIB).
     * :math:`\tau = 0.2` (not given in the paper) and the mask MLP's hidden size 64 are common
       choices; the second stage uses the trainer's learning rate.
 
@@ -155,17 +160,20 @@ class IBMRec(PlugIn):
             self.mask.reset_parameters()
 
     def _mask_hook(self, edge_index: Tensor, edge_weight: Tensor, collaborative: Tensor,
-                   multimedia: Tensor | None) -> Tensor:
+                   multimedia: Tensor | None, mask_grad: bool = True) -> Tensor:
         states = collaborative if multimedia is None else torch.cat([multimedia, collaborative],
                                                                    dim=1)
-        return edge_weight * self.mask.edge_mask(states, edge_index)
+        with torch.set_grad_enabled(mask_grad and torch.is_grad_enabled()):
+            mask = self.mask.edge_mask(states, edge_index)
+        return edge_weight * mask
 
-    def encode(self, data: HeteroData) -> Encoded:
+    def encode(self, data: HeteroData, mask_grad: bool = True) -> Encoded:
         """The backbone's forward pass, over the masked item graph :math:`\\mathbf{S}'` when GIB
-        is used."""
+        is used; ``mask_grad=False`` samples the mask without gradients (the second stage)."""
         if not self.uses_gib:
             return self.backbone.encode(data)
-        with self.backbone.perturb_item_graph(self._mask_hook):
+        with self.backbone.perturb_item_graph(functools.partial(self._mask_hook,
+                                                                mask_grad=mask_grad)):
             return self.backbone.encode(data)
 
     def loss(self, data: HeteroData, user: Tensor, pos: Tensor, neg: Tensor
@@ -199,7 +207,7 @@ class IBMRec(PlugIn):
                          ) -> Tensor:
         r"""The second stage's InfoNCE :math:`\mathcal{L}_2` (Eq. 31) on the batch's
         (user, positive) pairs."""
-        out = self.encode(data)
+        out = self.encode(data, mask_grad=False)
         dim = self.backbone.embedding_dim
         return MF.info_nce(out.user[user, dim:], out.item[pos, dim:], self.tau)
 

@@ -125,6 +125,16 @@ def test_second_stage_moves_only_user_multimedia_embeddings_and_projections(tiny
         assert moved == (k == user or k.startswith('backbone.encoder.')), k
 
 
+def test_second_stage_treats_the_sampled_mask_as_a_constant(tiny_splits):
+    model = build(tiny_splits, 'vlattice').train()
+    params = list(model.mask.parameters())
+    main = model.loss(tiny_splits.train, *BATCH)['loss']
+    assert all(g is not None for g in torch.autograd.grad(main, params, allow_unused=True))
+    second = model.contrastive_loss(tiny_splits.train, *BATCH)
+    assert second.requires_grad  # through the propagation, not through the mask
+    assert all(g is None for g in torch.autograd.grad(second, params, allow_unused=True))
+
+
 def test_unsupported_backbone_and_bad_values_are_refused():
     with pytest.raises(ConfigError, match='supports the backbones'):
         IBMRec.hparam_defaults({'backbone': 'lightgcn'})

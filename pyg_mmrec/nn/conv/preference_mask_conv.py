@@ -54,6 +54,9 @@ class PreferenceMaskConv(Propagation):
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing`.
     """
+    #: Edges per chunk of the mask MLP's hidden layer (see :meth:`edge_logits`).
+    EDGE_CHUNK = 16384
+
     def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 1,
                  temperature: float = 0.2, normalize: bool = True, **kwargs):
         super().__init__(num_layers, normalize, **kwargs)
@@ -76,9 +79,15 @@ class PreferenceMaskConv(Propagation):
     def edge_logits(self, h: Tensor, edge_index: Tensor) -> Tensor:
         r"""The MLP's logits :math:`\mathrm{logit}(w_{ij})` ``[E]`` for the edges
         ``edge_index`` (row 0 the source :math:`j`, row 1 the target :math:`i`)."""
-        src, dst = edge_index
-        hidden = self.lin_dst(h)[dst] + self.lin_src(h)[src]
-        return self.lin_out(hidden.relu()).view(-1)
+        dst_states, src_states = self.lin_dst(h), self.lin_src(h)
+        # In chunks of edges, so that the [chunk, h] hidden states stay in cache: forward plus
+        # backward take half the time of one [E, h] pass (measured at 264k edges);
+        # index_select's backward (index_add_) is faster than indexing's on a CPU.
+        return torch.cat([
+            self.lin_out((dst_states.index_select(0, dst) + src_states.index_select(0, src))
+                         .relu()).view(-1)
+            for src, dst in zip(edge_index[0].split(self.EDGE_CHUNK),
+                                edge_index[1].split(self.EDGE_CHUNK), strict=True)])
 
     def edge_mask(self, h: Tensor, edge_index: Tensor) -> Tensor:
         r"""The mask :math:`\rho_{ij}` ``[E]``: a relaxed Bernoulli sample in training mode,

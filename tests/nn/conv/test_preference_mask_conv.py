@@ -90,6 +90,22 @@ def test_gradient_reaches_the_mask_mlp_in_training():
         assert p.grad is not None and p.grad.abs().sum() > 0
 
 
+def test_chunked_mask_mlp_equals_the_explicit_mlp_with_its_gradients(monkeypatch):
+    monkeypatch.setattr(PreferenceMaskConv, 'EDGE_CHUNK', 7)  # several chunks, a ragged last
+    torch.manual_seed(0)
+    edge_index, _ = graph()
+    h = torch.randn(12, 4, requires_grad=True)
+    conv = PreferenceMaskConv(4, hidden_channels=8)
+    chunked = conv.edge_logits(h, edge_index).sigmoid()
+    expected = keep_probability(conv, h, edge_index)
+    assert edge_index.size(1) > 2 * 7 and torch.allclose(chunked, expected, atol=1e-6)
+    weights = torch.randn_like(expected)
+    grads = torch.autograd.grad((chunked * weights).sum(), [h, *conv.parameters()])
+    reference = torch.autograd.grad((expected * weights).sum(), [h, *conv.parameters()])
+    for got, want in zip(grads, reference, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+
+
 def test_bad_temperature_and_repr():
     with pytest.raises(ConfigError, match='temperature'):
         PreferenceMaskConv(4, temperature=0.0)
