@@ -22,7 +22,6 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-
 from backbones import load
 from foundation import RESULTS
 
