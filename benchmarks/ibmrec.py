@@ -9,7 +9,7 @@ Four parts (``--parts``, all by default):
 * ``ablation``: IBMRec on VLATTICE without FIB and without GIB, on the same data (Table 4;
   "without any IB" is the bare VLATTICE run of ``backbones``, which it equals exactly).
 * ``sweep``: on the synthetic dataset with ``irrelevant_share`` in ``--shares``, the sweep
-  backbone bare and with FIB only (``gib=false``), and the dependence between the trained
+  backbone (default VLATTICE) bare and with IBMRec, and the dependence between the trained
   per-modality representations Z^k and the planted task-irrelevant features
   (:func:`pyg_mmrec.ib.feature_dependence`, RBF CKA with the median bandwidth), next to their
   dependence on the relevant content (the planted item factors). The paper's claim: lower
@@ -23,9 +23,10 @@ Four parts (``--parts``, all by default):
 
 Real-data runs are separate ``pyg-mmrec train`` processes (:func:`foundation.train_once`);
 synthetic runs are in-process, as the synthetic generator's settings are not CLI options.
-Runs whose ``results.json`` exists under ``<out>/runs/ibmrec/`` are not repeated (``--force``
+Runs whose ``benchmark.json`` exists under ``<out>/runs/ibmrec/`` are not repeated (``--force``
 repeats them), and the report covers every finished run found there, so seeds and parts can be
-added later. Writes ``benchmarks/results/ibmrec.{md,json}`` and
+added later, by several processes at once (e.g. one per seed). The run records are committed
+(checkpoints are not), so a fresh checkout keeps them. Writes ``benchmarks/results/ibmrec.{md,json}`` and
 ``docs/_static/ibmrec_backbones.png`` and ``docs/_static/ibmrec_sweep.png``.
 
 Usage::
@@ -51,9 +52,6 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     **{f'ibmrec-{b}': ('ibmrec', [f'backbone={b}']) for b in BACKBONES},
     'ibmrec-vlattice-nofib': ('ibmrec', ['backbone=vlattice', 'fib=false']),
     'ibmrec-vlattice-nogib': ('ibmrec', ['backbone=vlattice', 'gib=false']),
-    # FIB alone, for the synthetic sweep
-    **{f'ibmrec-{b}-fib': ('ibmrec', [f'backbone={b}', 'gib=false'])
-       for b in ('vbpr', 'vlightgcn', 'vlattice')},
 }
 # (variant, IBMRec setting, values besides the default) of the sensitivity part.
 SENSITIVITY = [('ibmrec-vbpr', 'alpha', [0.1, 10.0]), ('ibmrec-lattice', 'beta', [0.1, 2.0]),
@@ -76,7 +74,7 @@ def real_run(out: Path, dataset: str, variant: str, seed: int, args,
     label = Path(dataset).name
     name = variant if knob is None else f'{variant}@{knob[0]}={knob[1]:g}'
     folder = run_dir(out, label, name, seed)
-    if (folder / 'results.json').is_file() and not args.force:
+    if (folder / 'benchmark.json').is_file() and not args.force:
         return
     model, extra = VARIANTS[variant]
     ib = args.ib_set if model == 'ibmrec' else []
@@ -281,8 +279,7 @@ def main() -> None:
                         help='dataset folder, or name under ../shared/data (needs features)')
     parser.add_argument('--backbones', nargs='+', default=BACKBONES, choices=BACKBONES)
     parser.add_argument('--shares', nargs='+', type=float, default=[0.25, 0.5, 0.75])
-    parser.add_argument('--sweep-backbone', default='vbpr', choices=['vbpr', 'vlightgcn',
-                                                                     'vlattice'])
+    parser.add_argument('--sweep-backbone', default='vlattice', choices=BACKBONES)
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--set', nargs='*', default=[], help='config overrides for every run')
     parser.add_argument('--ib-set', nargs='*', default=[],
@@ -312,7 +309,7 @@ def main() -> None:
                     real_run(args.out, args.data, variant, seed, args, (knob, value))
         if 'sweep' in args.parts:
             for share in args.shares:
-                for variant in (args.sweep_backbone, f'ibmrec-{args.sweep_backbone}-fib'):
+                for variant in (args.sweep_backbone, f'ibmrec-{args.sweep_backbone}'):
                     sweep_run(args.out, share, variant, seed, args)
     runs = [json.loads(p.read_text())
             for p in sorted(args.out.glob('runs/ibmrec/*/benchmark.json'))]
