@@ -26,8 +26,10 @@ synthetic runs are in-process, as the synthetic generator's settings are not CLI
 Runs whose ``benchmark.json`` exists under ``<out>/runs/ibmrec/`` are not repeated (``--force``
 repeats them), and the report covers every finished run found there, so seeds and parts can be
 added later, by several processes at once (e.g. one per seed). The run records are committed
-(checkpoints are not), so a fresh checkout keeps them. Writes ``benchmarks/results/ibmrec.{md,json}`` and
-``docs/_static/ibmrec_backbones.png`` and ``docs/_static/ibmrec_sweep.png``.
+(checkpoints are not), so a fresh checkout keeps them. Writes
+``benchmarks/results/ibmrec.{md,json}`` and ``docs/_static/ibmrec_{backbones,curves,sweep}.png``
+(mean test Recall@20 with the seeds' spread; validation curves of the first seed; the
+synthetic sweep).
 
 Usage::
 
@@ -219,7 +221,15 @@ def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(runs: list[dict], static: Path) -> None:
+def validation_curve(out: Path, r: dict) -> list[float]:
+    """Validation Recall@20 per epoch of a real-data run, from its ``log.jsonl``."""
+    log = run_dir(out, r['dataset'], r['variant'], r['seed']) / 'log.jsonl'
+    if not log.is_file():
+        return []
+    return [json.loads(line)['valid']['Recall@20'] for line in log.read_text().splitlines()]
+
+
+def plot(runs: list[dict], static: Path, out: Path) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -234,17 +244,37 @@ def plot(runs: list[dict], static: Path) -> None:
                      if any(r['dataset'] == dataset and r['variant'] in (b, f'ibmrec-{b}')
                             for r in runs)]
             for offset, (prefix, label) in enumerate([('', 'bare'), ('ibmrec-', 'IBMRec')]):
-                means = [statistics.mean([recall(r) for r in runs if r['dataset'] == dataset
-                                          and r['variant'] == prefix + b] or [0.0])
-                         for b in names]
-                ax.bar([i + 0.4 * offset for i in range(len(names))], means, width=0.4,
-                       label=label)
+                values = [[recall(r) for r in runs if r['dataset'] == dataset
+                           and r['variant'] == prefix + b] for b in names]
+                ax.bar([i + 0.4 * offset for i in range(len(names))],
+                       [statistics.mean(v) if v else 0.0 for v in values], width=0.4,
+                       yerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
+                       capsize=3, label=label)
             ax.set_xticks([i + 0.2 for i in range(len(names))], names)
             ax.set_title(dataset)
             ax.set_ylabel('test Recall@20')
             ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(static / 'ibmrec_backbones.png', dpi=110)
+        plt.close(fig)
+        # Validation curves of the first seed: each backbone bare (dashed) and with IBMRec.
+        fig, axes = plt.subplots(1, len(real), figsize=(4.8 * len(real), 3.4), squeeze=False)
+        for ax, dataset in zip(axes[0], real, strict=True):
+            first = min(r['seed'] for r in runs if r['dataset'] == dataset)
+            for i, b in enumerate(BACKBONES):
+                for prefix, style in (('', '--'), ('ibmrec-', '-')):
+                    r = next((r for r in runs if r['dataset'] == dataset and r['seed'] == first
+                              and r['variant'] == prefix + b), None)
+                    curve = validation_curve(out, r) if r else []
+                    if curve:
+                        ax.plot(range(1, len(curve) + 1), curve, style, color=f'C{i}',
+                                label=prefix + b, linewidth=1)
+            ax.set_title(f'{dataset} (seed {first})')
+            ax.set_xlabel('epoch')
+            ax.set_ylabel('validation Recall@20')
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(static / 'ibmrec_curves.png', dpi=110)
         plt.close(fig)
     sweep = [r for r in runs if r['part'] == 'sweep']
     if sweep:
@@ -318,7 +348,7 @@ def main() -> None:
     report = write_report(runs, seeds, settings or 'defaults')
     write_json(args.out / 'ibmrec.json', {'runs': runs})
     (args.out / 'ibmrec.md').write_text(report)
-    plot(runs, args.static)
+    plot(runs, args.static, args.out)
     print(report)
 
 
