@@ -1,10 +1,10 @@
 """Information-bottleneck plug-ins: they wrap a backbone model without editing it."""
-from pyg_mmrec.ib.diagnostics import feature_dependence
+from pyg_mmrec.ib.diagnostics import feature_dependence, hidden_scale
 from pyg_mmrec.ib.dvib import DVIB, NoiseScale
 from pyg_mmrec.ib.ibmrec import IBMRec
 from pyg_mmrec.ib.msi import MSI, MSIEncoded, view_embeddings
 from pyg_mmrec.ib.plugin import PlugIn
 
-__all__ = ['PlugIn', 'DVIB', 'NoiseScale']
+__all__ = ['PlugIn', 'DVIB', 'NoiseScale', 'hidden_scale']
 __all__ += ['MSI', 'MSIEncoded', 'view_embeddings']
 __all__ += ['IBMRec', 'feature_dependence']

@@ -1,4 +1,5 @@
-"""Diagnostics of what a trained model's representations carry, against planted truth."""
+"""Diagnostics of what a model's representations carry (against planted truth) and of the
+scale of its hidden layer (against which DVIB's noise acts)."""
 from __future__ import annotations
 
 import torch
@@ -7,6 +8,7 @@ from torch_geometric.data import HeteroData
 import pyg_mmrec.functional as MF
 from pyg_mmrec.data.splits import modalities
 from pyg_mmrec.errors import ConfigError, DataError
+from pyg_mmrec.ib.dvib import hidden_tensors
 from pyg_mmrec.nn.models import Recommender
 
 MEASURES = {'cka': MF.cka, 'hsic': MF.hsic}
@@ -64,3 +66,28 @@ def feature_dependence(model: Recommender, data: HeteroData, measure: str = 'cka
     return {m: {'irrelevant': float(fn(z[items], data['item'][f'irrelevant_{m}'][items])),
                 'relevant': float(fn(z[items], factors))}
             for m, z in reps.items()}
+
+
+def hidden_scale(model: Recommender, data: HeteroData) -> dict[str, float]:
+    r"""The scale of a model's hidden layer :math:`\mathbf{H}` (the rows of every tensor it
+    passes through :meth:`~pyg_mmrec.nn.models.Recommender.hidden` in one forward pass on
+    ``data``): the median, smallest and largest root-mean-square of its rows,
+    :math:`\lVert\mathbf{h}_n\rVert_2 / \sqrt{d}`.
+
+    DVIB's noise is absolute: :math:`\sigma` for DVIB\ :sub:`c` and :math:`\phi \in (0, 1)`
+    (about 0.5 at initialisation) for DVIB\ :sub:`a`, so its ratio to the signal is the noise
+    scale divided by this RMS, which differs by orders of magnitude between backbones (e.g.
+    projected raw features against ID embeddings). A noise far below it leaves the perturbed
+    path equal to the clean one, and :class:`~pyg_mmrec.ib.DVIB` then trains like its backbone
+    (with Adam, :math:`\mathcal{L}_0 + \gamma_0\mathcal{L}_0` is a rescaled
+    :math:`\mathcal{L}_0`); ``relative=True`` makes the noise a ratio to this RMS instead.
+
+    Raises:
+        ConfigError: If the model exposes no hidden layer.
+    """
+    _, seen = hidden_tensors(model, data)
+    if not seen:
+        raise ConfigError(f"hidden_scale: {type(model).__name__} passes no tensor through "
+                          f"self.hidden(...)")
+    rms = torch.cat([h.reshape(-1, h.size(-1)).pow(2).mean(-1).sqrt() for h in seen])
+    return {'median': float(rms.median()), 'min': float(rms.min()), 'max': float(rms.max())}

@@ -15,19 +15,14 @@ from pyg_mmrec.nn.models.recommender import Encoded, Recommender
 VARIANTS = ('adaptive', 'constant')
 
 
-def probe_hidden_dims(backbone: Recommender, data: HeteroData) -> tuple[int, ...]:
-    r"""The distinct feature sizes of the tensors that ``backbone`` passes through its hidden
-    layer hook (:meth:`~pyg_mmrec.nn.models.Recommender.hidden`) in one forward pass on
-    ``data``, found by a forward pass in evaluation mode without gradients that leaves the
-    random state as it was.
-
-    Raises:
-        ConfigError: If the backbone exposes no hidden layer.
-    """
-    seen: list[int] = []
+def hidden_tensors(backbone: Recommender, data: HeteroData) -> tuple[Encoded, list[Tensor]]:
+    r"""One forward pass of ``backbone`` on ``data`` in evaluation mode, without gradients and
+    leaving the random state as it was; returns its output and the tensors it passed through
+    its hidden-layer hook (:meth:`~pyg_mmrec.nn.models.Recommender.hidden`), in order."""
+    seen: list[Tensor] = []
 
     def record(h: Tensor) -> Tensor:
-        seen.append(h.size(-1))
+        seen.append(h)
         return h
 
     was_training = backbone.training
@@ -37,6 +32,17 @@ def probe_hidden_dims(backbone: Recommender, data: HeteroData) -> tuple[int, ...
             out = backbone.encode(data)
     finally:
         backbone.train(was_training)
+    return out, seen
+
+
+def probe_hidden_dims(backbone: Recommender, data: HeteroData) -> tuple[int, ...]:
+    r"""The distinct feature sizes of the tensors that ``backbone`` passes through its hidden
+    layer hook in one forward pass on ``data`` (:func:`hidden_tensors`).
+
+    Raises:
+        ConfigError: If the backbone exposes no hidden layer.
+    """
+    out, seen = hidden_tensors(backbone, data)
     if out.hidden is None or not seen:
         raise ConfigError(
             f"DVIB needs a hidden layer H to perturb, but backbone "
@@ -44,7 +50,7 @@ def probe_hidden_dims(backbone: Recommender, data: HeteroData) -> tuple[int, ...
             f"{'None' if out.hidden is None else 'a tensor'} and passes "
             f"{len(seen)} tensors through self.hidden(...)); use a backbone that marks its "
             f"hidden layer with self.hidden(h)")
-    return tuple(sorted(set(seen)))
+    return tuple(sorted({h.size(-1) for h in seen}))
 
 
 class NoiseScale(torch.nn.Module):

@@ -3,7 +3,7 @@ import torch
 
 from pyg_mmrec.data import DataSplits, make_synthetic
 from pyg_mmrec.errors import DataError
-from pyg_mmrec.ib import feature_dependence
+from pyg_mmrec.ib import feature_dependence, hidden_scale
 from pyg_mmrec.nn.models import VBPR
 
 
@@ -28,3 +28,22 @@ def test_feature_dependence_tells_irrelevant_from_relevant_content():
     del plain.train['item'].irrelevant_image
     with pytest.raises(DataError, match='irrelevant_image'):
         feature_dependence(model, plain.train)
+
+
+def test_hidden_scale_is_the_row_rms_of_h():
+    splits = make_synthetic(num_users=40, num_items=60, mean_interactions=6,
+                            modalities={'image': (4, 2, 2), 'text': (4, 2, 2)}, seed=3)
+    model = VBPR.from_data(splits.train, embedding_dim=4)  # H = sum of the projections
+    with torch.no_grad():
+        for m, lin in model.encoder.proj.items():
+            lin.weight.zero_()
+            lin.bias.copy_(torch.tensor([3.0, -3.0, 3.0, -3.0]) if m == 'image'
+                           else torch.tensor([1.0, 1.0, -1.0, -1.0]))
+    # Every row of H is [4, -2, 2, -4]: RMS sqrt((16 + 4 + 4 + 16) / 4) = sqrt(10).
+    scale = hidden_scale(model, splits.train)
+    assert scale == pytest.approx({'median': 10 ** 0.5, 'min': 10 ** 0.5, 'max': 10 ** 0.5})
+    with torch.no_grad():
+        model.encoder.proj['text'].weight[0, 0] = 1.0  # rows now differ: min < median <= max
+    scale = hidden_scale(model, splits.train)
+    assert scale['min'] < scale['max'] and scale['min'] <= scale['median'] <= scale['max']
+    assert model.training  # the probe leaves the mode as it was

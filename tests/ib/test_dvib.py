@@ -5,7 +5,7 @@ import torch
 
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.ib import DVIB, PlugIn
+from pyg_mmrec.ib import DVIB, PlugIn, hidden_scale
 from pyg_mmrec.nn.models import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.train import evaluate, load_model, registry, run
@@ -87,6 +87,8 @@ def test_backbone_without_hidden_layer_is_refused(tiny_splits, toy_backbones):
         DVIB.from_data(tiny_splits.train, backbone='nohidden')
     with pytest.raises(ConfigError, match='NoHidden exposes none'):
         DVIB.from_data(tiny_splits.train, backbone='nohidden', variant='constant')
+    with pytest.raises(ConfigError, match='NoHidden passes no tensor'):
+        hidden_scale(NoHidden.from_data(tiny_splits.train), tiny_splits.train)
 
 
 def test_without_noise_the_loss_is_twice_the_backbone_loss(tiny_splits):
