@@ -58,8 +58,8 @@ class VLATTICE(VLightGCN):
         item_layers (int): Item-item propagation layers :math:`L'`. (default: :obj:`1`)
         knn_k (int): Neighbours per item in the kNN graphs. (default: :obj:`10`)
         lambda_coeff (float): Weight :math:`\lambda` of the frozen graphs. (default: :obj:`0.9`)
-        reg_weight (float): L2 weight on the batch's layer-0 free embeddings.
-            (default: :obj:`1e-4`)
+        reg_weight (float): L2 weight on the batch's layer-0 states, :math:`\mathbf{Z}^0`
+            included (see :class:`~pyg_mmrec.nn.models.VBPR`). (default: :obj:`1e-4`)
     """
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,

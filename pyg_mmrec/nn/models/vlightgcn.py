@@ -40,8 +40,8 @@ class VLightGCN(VBPR):
         embedding_dim (int): Size of the ID part and of the multimedia part.
             (default: :obj:`64`)
         num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`2`)
-        reg_weight (float): L2 weight on the batch's layer-0 free embeddings.
-            (default: :obj:`1e-4`)
+        reg_weight (float): L2 weight on the batch's layer-0 states, :math:`\mathbf{Z}^0`
+            included (see :class:`~pyg_mmrec.nn.models.VBPR`). (default: :obj:`1e-4`)
     """
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: int = 64, num_layers: int = 2, reg_weight: float = 1e-4):
