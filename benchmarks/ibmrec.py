@@ -14,6 +14,9 @@ Four parts (``--parts``, all by default):
   (:func:`pyg_mmrec.ib.feature_dependence`, RBF CKA with the median bandwidth), next to their
   dependence on the relevant content (the planted item factors). The paper's claim: lower
   irrelevant dependence with FIB.
+* ``fib-parts``: FIB's two parts alone on VBPR and VLightGCN (the HSIC term without the
+  second stage, ``second_stage=false``; the InfoNCE stage without the HSIC term, ``alpha=0``),
+  to tell which of them moves the score.
 * ``baby``: LATTICE with and without GIB on amazon-baby (item-item graphs only, no features).
 * ``sensitivity``: the paper's Fig. 5-6 as a small one-factor-at-a-time grid on ``--data``
   with the first seed: α on IBMRec-VBPR (FIB alone), β on IBMRec-LATTICE (GIB alone) and the
@@ -48,12 +51,18 @@ from pathlib import Path
 from foundation import DATA, RESULTS, ROOT, mean_std, train_once
 
 BACKBONES = ['vbpr', 'vlightgcn', 'lattice', 'vlattice']
+FIB_ONLY = ['vbpr', 'vlightgcn']
 # Run name -> (model, --set overrides); IBMRec's variants are named after their backbone.
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     **{b: (b, []) for b in BACKBONES},
     **{f'ibmrec-{b}': ('ibmrec', [f'backbone={b}']) for b in BACKBONES},
     'ibmrec-vlattice-nofib': ('ibmrec', ['backbone=vlattice', 'fib=false']),
     'ibmrec-vlattice-nogib': ('ibmrec', ['backbone=vlattice', 'gib=false']),
+    # FIB's two parts alone, on the FIB-only backbones
+    **{f'ibmrec-{b}-hsic': ('ibmrec', [f'backbone={b}', 'second_stage=false'])
+       for b in FIB_ONLY},
+    **{f'ibmrec-{b}-infonce': ('ibmrec', [f'backbone={b}', 'alpha=0'])
+       for b in FIB_ONLY},
 }
 # (variant, IBMRec setting, values besides the default) of the sensitivity part.
 SENSITIVITY = [('ibmrec-vbpr', 'alpha', [0.1, 10.0]), ('ibmrec-lattice', 'beta', [0.1, 2.0]),
@@ -184,6 +193,18 @@ def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
                       f'| {cell(by.get((dataset, v), []), ndcg)} '
                       f'| {seconds_cell(by.get((dataset, v), []))} |' for name, v in ABLATION]
         lines.append('')
+    parts = [(d, b) for d in real for b in FIB_ONLY
+             if (d, f'ibmrec-{b}-hsic') in by or (d, f'ibmrec-{b}-infonce') in by]
+    for dataset in dict.fromkeys(d for d, _ in parts):
+        lines += [f"## {dataset}: FIB's two parts", '',
+                  'Test Recall@20 of the backbone bare, with the HSIC term alone (no second '
+                  'stage), with the InfoNCE stage alone (α = 0) and with both (IBMRec).', '',
+                  '| backbone | bare | HSIC only | InfoNCE stage only | both |',
+                  '|---|---|---|---|---|']
+        lines += [f'| {b} | ' + ' | '.join(cell(by.get((dataset, v), []), recall) for v in (
+            b, f'ibmrec-{b}-hsic', f'ibmrec-{b}-infonce', f'ibmrec-{b}')) + ' |'
+            for d, b in parts if d == dataset]
+        lines.append('')
     sensitivity = [r for r in runs if r['part'] == 'sensitivity']
     for variant, knob, _ in SENSITIVITY if sensitivity else []:
         dataset = sensitivity[0]['dataset']
@@ -303,7 +324,7 @@ def plot(runs: list[dict], static: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parts = ['backbones', 'ablation', 'sweep', 'baby', 'sensitivity']
+    parts = ['backbones', 'ablation', 'fib-parts', 'sweep', 'baby', 'sensitivity']
     parser.add_argument('--parts', nargs='+', default=parts, choices=parts)
     parser.add_argument('--data', default='tiktok',
                         help='dataset folder, or name under ../shared/data (needs features)')
@@ -329,6 +350,10 @@ def main() -> None:
         if 'ablation' in args.parts:
             for variant in ('ibmrec-vlattice-nofib', 'ibmrec-vlattice-nogib'):
                 real_run(args.out, args.data, variant, seed, args)
+        if 'fib-parts' in args.parts:
+            for b in FIB_ONLY:
+                for variant in (f'ibmrec-{b}-hsic', f'ibmrec-{b}-infonce'):
+                    real_run(args.out, args.data, variant, seed, args)
         if 'baby' in args.parts:
             for variant in ('lattice', 'ibmrec-lattice'):
                 real_run(args.out, str(DATA / 'amazon-baby'), variant, seed, args)

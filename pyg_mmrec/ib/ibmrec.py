@@ -67,8 +67,10 @@ class IBMRec(PlugIn):
 
     The modules apply where Table 3 of the paper applies them: FIB on VBPR, VLightGCN and
     VLATTICE, GIB on LATTICE and VLATTICE; ``fib`` and ``gib`` switch them off for the
-    ablations of Table 4. With both off (or none applicable), the model, its loss, its scores
-    and its random-number use are exactly the backbone's. The backbone is not re-initialised,
+    ablations of Table 4, and ``second_stage=False`` keeps FIB's HSIC term without its
+    InfoNCE stage (``alpha=0`` keeps the stage alone), to tell FIB's two parts apart. With
+    ``fib`` and ``gib`` off (or none applicable), the model, its loss, its scores and its
+    random-number use are exactly the backbone's. The backbone is not re-initialised,
     so a run starts from the same backbone weights as the bare run of the same seed.
 
     Choices the paper leaves open, written down here:
@@ -101,6 +103,8 @@ class IBMRec(PlugIn):
         backbone (Recommender): VBPR, VLightGCN, LATTICE or VLATTICE.
         fib (bool): Use FIB where it applies. (default: :obj:`True`)
         gib (bool): Use GIB where it applies. (default: :obj:`True`)
+        second_stage (bool): Run FIB's second stage (the InfoNCE step on
+            :math:`\Theta_2`) where FIB applies. (default: :obj:`True`)
         alpha (float): FIB weight :math:`\alpha`. (default: :obj:`1.0`)
         beta (float): GIB weight :math:`\beta`. (default: :obj:`0.5`)
         sigma2 (float, optional): RBF bandwidth :math:`\sigma^2` of the HSIC kernels;
@@ -117,7 +121,8 @@ class IBMRec(PlugIn):
     supported_backbones = ('vbpr', 'vlightgcn', 'lattice', 'vlattice')
 
     def __init__(self, backbone: Recommender, fib: bool = True, gib: bool = True,
-                 alpha: float = 1.0, beta: float = 0.5, sigma2: float | None = None,
+                 second_stage: bool = True, alpha: float = 1.0, beta: float = 0.5,
+                 sigma2: float | None = None,
                  hsic_normalize: bool = False, hsic_items: int = 512, tau: float = 0.2,
                  mask_hidden: int = 64, mask_temperature: float = 0.2):
         super().__init__(backbone)
@@ -136,6 +141,7 @@ class IBMRec(PlugIn):
                               f"heuristic), got {sigma2!r}")
         self.fib = fib
         self.gib = gib
+        self.second_stage = second_stage
         self.alpha = alpha
         self.beta = beta
         self.sigma2 = sigma2
@@ -212,7 +218,7 @@ class IBMRec(PlugIn):
         return MF.info_nce(out.user[user, dim:], out.item[pos, dim:], self.tau)
 
     def stages(self) -> list[Stage]:
-        if not self.uses_fib:
+        if not (self.uses_fib and self.second_stage):
             return super().stages()
         return [*super().stages(),
                 Stage('infonce', self.multimedia_parameters(), self.contrastive_loss)]

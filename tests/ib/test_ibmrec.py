@@ -36,6 +36,13 @@ def test_modules_apply_as_in_table_3(tiny_splits, backbone, fib, gib):
     assert (model.mask is not None) == gib
 
 
+def test_second_stage_switch_keeps_the_hsic_term_alone(tiny_splits):
+    both, hsic_only = build(tiny_splits, 'vbpr'), build(tiny_splits, 'vbpr', second_stage=False)
+    assert hsic_only.stages() == [] and [s.name for s in both.stages()] == ['infonce']
+    assert torch.equal(hsic_only.loss(tiny_splits.train, *BATCH)['fib'],
+                       both.loss(tiny_splits.train, *BATCH)['fib'])
+
+
 @pytest.mark.parametrize('backbone', ['vbpr', 'lattice', 'vlattice'])
 def test_without_any_ib_is_exactly_the_backbone(tiny_splits, backbone):
     model = build(tiny_splits, backbone, fib=False, gib=False)
