@@ -39,6 +39,7 @@ Usage::
     python benchmarks/ibmrec.py --seeds 2024 2025 2026
     python benchmarks/ibmrec.py --parts sweep --shares 0.2 0.5 0.8 --ib-set alpha=2.0
     python benchmarks/ibmrec.py --parts sweep --shares 0.5 --set epochs=2   # smoke test
+    python benchmarks/ibmrec.py --report-only
 """
 from __future__ import annotations
 
@@ -338,11 +339,13 @@ def main() -> None:
     parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--static', type=Path, default=ROOT / 'docs' / '_static')
     parser.add_argument('--force', action='store_true', help='repeat finished runs')
+    parser.add_argument('--report-only', action='store_true',
+                        help='only rewrite the report and figures from the finished runs')
     args = parser.parse_args()
 
     from pyg_mmrec.train.checkpoint import write_json
 
-    for seed in args.seeds:
+    for seed in [] if args.report_only else args.seeds:
         if 'backbones' in args.parts:
             for b in args.backbones:
                 for variant in (b, f'ibmrec-{b}'):
