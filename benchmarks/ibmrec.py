@@ -165,6 +165,17 @@ def mean_dependence(r: dict, part: str) -> float:
     return statistics.mean(d[part] for d in r['dependence'].values())
 
 
+def settings_of(runs: list[dict]) -> str:
+    """Each dataset's epoch cap and early-stopping patience (every setting of a run is in its
+    record, ``runs/ibmrec/<run>/benchmark.json``)."""
+    caps = {}
+    for r in runs:
+        caps.setdefault(r['dataset'], set()).add((r['config']['epochs'], r['config']['patience']))
+    return '; '.join(f"{d}: at most {'/'.join(str(e) for e, _ in sorted(c))} epochs, patience "
+                     f"{'/'.join(str(p) for _, p in sorted(c))}" for d, c in sorted(caps.items())
+                     ) + '; every setting of a run is in ``runs/ibmrec/<run>/benchmark.json``'
+
+
 def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
     by: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
@@ -372,8 +383,7 @@ def main() -> None:
     runs = [json.loads(p.read_text())
             for p in sorted(args.out.glob('runs/ibmrec/*/benchmark.json'))]
     seeds = sorted({r['seed'] for r in runs})
-    settings = ' '.join(args.set + [f'(IBMRec: {" ".join(args.ib_set)})'] * bool(args.ib_set))
-    report = write_report(runs, seeds, settings or 'defaults')
+    report = write_report(runs, seeds, settings_of(runs))
     write_json(args.out / 'ibmrec.json', {'runs': runs})
     (args.out / 'ibmrec.md').write_text(report)
     plot(runs, args.static, args.out)
