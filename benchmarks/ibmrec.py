@@ -141,6 +141,10 @@ def seconds_cell(runs: list[dict]) -> str:
     return f"{statistics.mean(seconds(r) for r in runs):.2f}" if runs else '—'
 
 
+def epochs_cell(runs: list[dict]) -> str:
+    return ', '.join(str(r['best_epoch']) for r in sorted(runs, key=lambda r: r['seed'])) or '—'
+
+
 def gain(base: list[dict], ib: list[dict]) -> str:
     if not base or not ib:
         return '—'
@@ -189,15 +193,16 @@ def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
     for dataset in real:
         lines += [f'## {dataset}: backbones with and without IBMRec', '',
                   '| backbone | IB modules | R@20 bare | R@20 IBMRec | gain | N@20 bare '
-                  '| N@20 IBMRec | s/epoch bare | s/epoch IBMRec |',
-                  '|---|---|---|---|---|---|---|---|---|']
+                  '| N@20 IBMRec | s/epoch bare | s/epoch IBMRec | best epochs bare / IBMRec |',
+                  '|---|---|---|---|---|---|---|---|---|---|']
         modules = {'vbpr': 'FIB', 'vlightgcn': 'FIB', 'lattice': 'GIB', 'vlattice': 'FIB + GIB'}
         for b in BACKBONES:
             base, ib = by.get((dataset, b), []), by.get((dataset, f'ibmrec-{b}'), [])
             if base or ib:
                 lines.append(f'| {b} | {modules[b]} | {cell(base, recall)} | {cell(ib, recall)} '
                              f'| {gain(base, ib)} | {cell(base, ndcg)} | {cell(ib, ndcg)} '
-                             f'| {seconds_cell(base)} | {seconds_cell(ib)} |')
+                             f'| {seconds_cell(base)} | {seconds_cell(ib)} '
+                             f'| {epochs_cell(base)} / {epochs_cell(ib)} |')
         if any((dataset, v) in by for _, v in ABLATION[1:3]):
             lines += ['', f'### {dataset}: ablation on VLATTICE', '',
                       '| variant | Recall@20 | NDCG@20 | s/epoch |', '|---|---|---|---|']
