@@ -172,11 +172,14 @@ def mean_dependence(r: dict, part: str) -> float:
 def settings_of(runs: list[dict]) -> str:
     """Each dataset's epoch cap and early-stopping patience (every setting of a run is in its
     record, ``runs/ibmrec/<run>/benchmark.json``)."""
-    caps = {}
-    for r in runs:
-        caps.setdefault(r['dataset'], set()).add((r['config']['epochs'], r['config']['patience']))
-    return '; '.join(f"{d}: at most {'/'.join(str(e) for e, _ in sorted(c))} epochs, patience "
-                     f"{'/'.join(str(p) for _, p in sorted(c))}" for d, c in sorted(caps.items())
+    datasets: dict[tuple, list[str]] = {}
+    for d in sorted({r['dataset'] for r in runs}):
+        caps = tuple(sorted({(r['config']['epochs'], r['config']['patience'])
+                             for r in runs if r['dataset'] == d}))
+        datasets.setdefault(caps, []).append(d)
+    return '; '.join(f"{', '.join(ds)}: at most {'/'.join(str(e) for e, _ in caps)} epochs, "
+                     f"patience {'/'.join(str(p) for _, p in caps)}"
+                     for caps, ds in datasets.items()
                      ) + '; every setting of a run is in ``runs/ibmrec/<run>/benchmark.json``'
 
 
