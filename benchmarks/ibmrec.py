@@ -1,6 +1,6 @@
 """IBMRec benchmark: the plug-in on its four backbones, its ablation, and its central claim.
 
-Four parts (``--parts``, all by default):
+Parts (``--parts``, all by default):
 
 * ``backbones``: VBPR, VLightGCN, LATTICE and VLATTICE, bare and with IBMRec (Table 3 of the
   paper: FIB on the first two, GIB on LATTICE, both on VLATTICE), on ``--data`` (a dataset
