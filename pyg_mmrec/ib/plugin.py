@@ -115,8 +115,9 @@ class PlugIn(Recommender):
     def adjacency(self, data: HeteroData) -> Tensor:
         return self.backbone.adjacency(data)
 
-    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
-        return self.backbone.ego_embeddings(user, pos, neg)
+    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
+                       ) -> list[Tensor]:
+        return self.backbone.ego_embeddings(user, pos, neg, out)
 
     def batch_loss(self, out: Encoded, user: Tensor, pos: Tensor, neg: Tensor
                    ) -> dict[str, Tensor]:

@@ -40,5 +40,6 @@ class BPRMF(Recommender):
         ego = self.hidden(torch.cat([self.user_emb.weight, self.item_emb.weight]))
         return Encoded(ego[:self.num_users], ego[self.num_users:], hidden=ego)
 
-    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
+    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
+                       ) -> list[Tensor]:
         return [self.user_emb(user), self.item_emb(pos), self.item_emb(neg)]

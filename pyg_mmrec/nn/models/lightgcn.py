@@ -48,6 +48,7 @@ class LightGCN(Recommender):
         out = self.conv(ego, self.adjacency(data))
         return Encoded(out[:self.num_users], out[self.num_users:], hidden=ego)
 
-    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
+    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
+                       ) -> list[Tensor]:
         w = self.embedding.weight
         return [w[user], w[self.num_users + pos], w[self.num_users + neg]]

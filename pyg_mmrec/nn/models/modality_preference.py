@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
-from pyg_mmrec.nn.models.recommender import Recommender
+from pyg_mmrec.nn.models.recommender import Encoded, Recommender
 
 
 class ModalityPreferenceRecommender(Recommender):
@@ -43,7 +43,8 @@ class ModalityPreferenceRecommender(Recommender):
         for p in self.preference.values():
             torch.nn.init.xavier_normal_(p)
 
-    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
+    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
+                       ) -> list[Tensor]:
         w = self.id_embedding.weight
         return [w[user], w[self.num_users + pos], w[self.num_users + neg],
                 *(self.preference[m][user] for m in self.modality_names)]

@@ -202,8 +202,10 @@ class Recommender(torch.nn.Module):
         r"""The raw modality features :math:`\mathbf{M}^k` of ``data``, by modality."""
         return {m: data['item'][feature_key(m)] for m in modalities(data)}
 
-    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
-        """The free (layer-0) parameters of a batch that the L2 regulariser acts on."""
+    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
+                       ) -> list[Tensor]:
+        """The layer-0 rows of a batch that the L2 regulariser acts on: free parameters, or
+        states the forward pass ``out`` computed (e.g. VBPR's projected item content)."""
         raise NotImplementedError
 
     def loss(self, data: HeteroData, user: Tensor, pos: Tensor, neg: Tensor) -> dict[str, Tensor]:
@@ -218,7 +220,7 @@ class Recommender(torch.nn.Module):
         their own, e.g. perturbed, forward passes); by default BPR plus L2."""
         u, i, j = out.user[user], out.item[pos], out.item[neg]
         bpr = MF.bpr_loss((u * i).sum(-1), (u * j).sum(-1))
-        l2 = self.reg_weight * MF.l2_reg(*self.ego_embeddings(user, pos, neg))
+        l2 = self.reg_weight * MF.l2_reg(*self.ego_embeddings(user, pos, neg, out))
         return {'loss': bpr + l2, 'bpr': bpr, 'l2': l2}
 
     def score(self, user_emb: Tensor, item_emb: Tensor) -> Tensor:

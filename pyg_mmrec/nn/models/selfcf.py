@@ -80,5 +80,5 @@ class SelfCF(LightGCN):
         item_online, item_pred = out.item[pos].split(d, dim=1)
         rec = self.bootstrap.rec_loss(user_pred, item_pred, self.bootstrap.target(user_online),
                                       self.bootstrap.target(item_online)) / 2
-        l2 = self.reg_weight * MF.l2_reg(*self.ego_embeddings(user, pos, neg)[:2])
+        l2 = self.reg_weight * MF.l2_reg(*self.ego_embeddings(user, pos, neg, out)[:2])
         return {'loss': rec + l2, 'rec': rec, 'l2': l2}

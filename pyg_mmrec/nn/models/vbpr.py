@@ -4,7 +4,6 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-import pyg_mmrec.functional as MF
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.recommender import Encoded, Recommender
 
@@ -64,13 +63,9 @@ class VBPR(Recommender):
         item = torch.cat([self.item_emb.weight, h], dim=1)
         return Encoded(self.user_emb.weight, item, modality=reps, hidden=h)
 
-    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor) -> list[Tensor]:
-        return [self.user_emb(user), self.item_emb(pos), self.item_emb(neg)]
-
-    def batch_loss(self, out: Encoded, user: Tensor, pos: Tensor, neg: Tensor
-                   ) -> dict[str, Tensor]:
-        r"""BPR plus L2, whose terms also cover the batch items' content part
-        :math:`\mathbf{Z}^0` (``out.hidden``, the layer-0 content of the subclasses too)."""
-        losses = super().batch_loss(out, user, pos, neg)
-        content = self.reg_weight * MF.l2_reg(out.hidden[pos], out.hidden[neg])
-        return {**losses, 'loss': losses['loss'] + content, 'l2': losses['l2'] + content}
+    def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
+                       ) -> list[Tensor]:
+        # The items' content part Z^0 (out.hidden, layer 0 in the subclasses too) is
+        # regularised with their IDs, as [Q ‖ Z] is one layer-0 item vector.
+        return [self.user_emb(user), self.item_emb(pos), self.item_emb(neg),
+                out.hidden[pos], out.hidden[neg]]

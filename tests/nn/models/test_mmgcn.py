@@ -72,7 +72,7 @@ def test_propagates_over_training_graph_only(splits):
 def test_l2_covers_ids_and_user_preferences(splits):
     model = MMGCN.from_data(splits.train, embedding_dim=8, latent_dim=16)
     user, pos, neg = torch.tensor([0, 3]), torch.tensor([1, 2]), torch.tensor([4, 5])
-    ego = model.ego_embeddings(user, pos, neg)
+    ego = model.ego_embeddings(user, pos, neg, model.encode(splits.train))
     assert len(ego) == 3 + 2
     assert torch.equal(ego[1], model.id_embedding.weight[40 + pos])
     assert torch.equal(ego[4], model.preference['text'][user])
