@@ -25,14 +25,17 @@ validation epoch.
 
 Runs whose ``results.json`` (searches: ``tune.json``) exists under
 ``<out>/runs/dvib/<dataset>/`` are not repeated (``--force`` repeats them), so the benchmark
-can be interrupted and resumed, and seeds added later. Writes ``<out>/dvib.{md,json}`` and, for
-the default ``--out``, the figure ``docs/_static/dvib_recall.png``.
+can be interrupted and resumed, and seeds added later. ``--dvib-set`` configures the DVIB runs
+only (e.g. ``relative=true``); those runs, the report and the figure then carry the settings in
+their names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
+``--out``, the figure ``docs/_static/dvib_recall.png``.
 
 Usage::
 
     python benchmarks/dvib.py                                   # tiktok, seed 2024
     python benchmarks/dvib.py --seeds 2024 2025 2026
     python benchmarks/dvib.py --data ../shared/data/ml-100k --backbones mmgcn bm3
+    python benchmarks/dvib.py --backbones layergcn selfcf --robust --dvib-set relative=true
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
         --set epochs=2 --out /tmp/dvib-smoke                    # a smoke run
 """
@@ -99,14 +102,14 @@ def record(results: dict, out: Path) -> dict:
 
 
 def run_variant(backbone: str, variant: str, splits, seeds: list[int], base: dict, out: Path,
-                grids: dict[str, dict], force: bool, selected: dict | None = None
-                ) -> tuple[dict, list[dict]]:
+                grids: dict[str, dict], force: bool, selected: dict | None = None,
+                dvib: dict | None = None) -> tuple[dict, list[dict]]:
     """Runs ``backbone`` bare or with a DVIB variant on every seed; with DVIB and no
-    ``selected`` point, the first seed searches the grid on validation. Returns the selected
-    point and one record per seed."""
+    ``selected`` point, the first seed searches the grid on validation; ``dvib`` is extra
+    configuration of the DVIB runs. Returns the selected point and one record per seed."""
     import pyg_mmrec
     model = 'dvib' if VARIANTS[variant] else backbone
-    config = {**base, **({'backbone': backbone, 'variant': VARIANTS[variant]}
+    config = {**base, **({'backbone': backbone, 'variant': VARIANTS[variant], **(dvib or {})}
                          if VARIANTS[variant] else {})}
     records = []
     if VARIANTS[variant] and selected is None:
@@ -114,6 +117,9 @@ def run_variant(backbone: str, variant: str, splits, seeds: list[int], base: dic
         summary_path = tune_dir / 'tune.json'
         if summary_path.is_file() and not force:
             summary = json.loads(summary_path.read_text())
+            if summary['grid'] != grid:
+                raise SystemExit(f"{summary_path} searched {summary['grid']}, not {grid}: "
+                                 f"repeat it with --force or pass another --out")
         else:
             summary = pyg_mmrec.tune(model, splits, grid, {**config, 'seed': seeds[0]},
                                      out_dir=tune_dir)
@@ -136,7 +142,8 @@ def means(records: list[dict], metric: str) -> float:
 
 def write_report(report: dict) -> str:
     lines = [
-        f"# DVIB benchmark ({report['data']})", '',
+        f"# DVIB benchmark ({report['data']}"
+        + ''.join(f', {k}={v}' for k, v in report['dvib'].items()) + ')', '',
         f"Seeds: {report['seeds']} (mean ± std where a cell has several). Backbones with their "
         'default hyper-parameters; DVIB with γ_0 = 1, γ_r = 1e-3, a = 0.5 and γ_d (and σ for '
         'DVIB_c) selected on validation Recall@20 with the first seed, grids γ_d ∈ '
@@ -239,7 +246,8 @@ def plot(report: dict, path: Path) -> None:
                      label=f"{row['backbone']} {row['variant']}")
     axes[2].set_xlabel('epoch')
     axes[2].set_ylabel('validation Recall@20 (first seed)')
-    axes[2].legend(fontsize=7)
+    if axes[2].lines:  # no robustness backbones, no curves
+        axes[2].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -259,6 +267,8 @@ def main() -> None:
     parser.add_argument('--sigma', nargs='+', type=float, default=SIGMA)
     parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
                         help='config shared by every run, e.g. epochs=2')
+    parser.add_argument('--dvib-set', nargs='*', default=[], metavar='KEY=VALUE',
+                        help='config of the DVIB runs only, e.g. relative=true')
     parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--threads', type=int,
                         help='torch threads (on a shared CPU, 1 gives steadier timings)')
@@ -272,12 +282,19 @@ def main() -> None:
     from pyg_mmrec.train.config import parse_overrides
 
     base = {'progress': False, **parse_overrides(args.set)}
+    dvib = parse_overrides(args.dvib_set)
     grids = {'DVIB_c': {'gamma_d': args.gamma_d, 'sigma': args.sigma},
              'DVIB_a': {'gamma_d': args.gamma_d}}
     name = Path(args.data).name
     runs = args.out / 'runs' / 'dvib' / name
+    # DVIB runs with other settings go to their own folders (the bare ones are shared).
+    tag = ''.join(f'_{k}={v}' for k, v in dvib.items())
+
+    def folder(backbone: str, variant: str, condition: str = 'clean') -> Path:
+        return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
+                       + ('' if condition == 'clean' else f'_{condition}'))
     clean = load(args.data)
-    report = {'data': name, 'seeds': args.seeds, 'grids': grids, 'config': base,
+    report = {'data': name, 'seeds': args.seeds, 'grids': grids, 'config': base, 'dvib': dvib,
               'main': [], 'robustness': []}
     selected = {}
     # The robustness runs compare with the clean runs of the same backbones.
@@ -285,7 +302,8 @@ def main() -> None:
         for variant in VARIANTS:
             print(f'== {name} {backbone} {variant}', flush=True)
             point, records = run_variant(backbone, variant, clean, args.seeds, base,
-                                         runs / f'{backbone}_{variant}', grids, args.force)
+                                         folder(backbone, variant), grids, args.force,
+                                         dvib=dvib)
             selected[backbone, variant] = point
             report['main'].append({'backbone': backbone, 'variant': variant,
                                    'selected': point, 'records': records})
@@ -295,14 +313,16 @@ def main() -> None:
             for variant in ('bare', 'DVIB_a'):
                 print(f'== {name} {backbone} {variant} {condition}', flush=True)
                 _, records = run_variant(backbone, variant, splits, args.seeds, base,
-                                         runs / f'{backbone}_{variant}_{condition}', grids,
-                                         args.force, selected=selected[backbone, variant])
+                                         folder(backbone, variant, condition), grids,
+                                         args.force, selected=selected[backbone, variant],
+                                         dvib=dvib)
                 report['robustness'].append({'backbone': backbone, 'variant': variant,
                                              'condition': condition, 'records': records})
-    write_json(args.out / 'dvib.json', report)
+    write_json(args.out / f'dvib{tag}.json', report)
     table = write_report(report)
-    (args.out / 'dvib.md').write_text(table)
-    figure = (ROOT / 'docs' / '_static' if args.out == RESULTS else args.out) / 'dvib_recall.png'
+    (args.out / f'dvib{tag}.md').write_text(table)
+    figure = ((ROOT / 'docs' / '_static' if args.out == RESULTS else args.out)
+              / f'dvib_recall{tag}.png')
     plot(report, figure)
     print(table)
 
