@@ -151,6 +151,14 @@ def epochs_cell(runs: list[dict]) -> str:
     return ', '.join(str(r['best_epoch']) for r in sorted(runs, key=lambda r: r['seed'])) or '—'
 
 
+def improved(base: list[dict], ib: list[dict]) -> str:
+    """In how many of the seeds run both ways the IBMRec run beats the bare one (the two
+    start from the same backbone weights)."""
+    bare = {r['seed']: recall(r) for r in base}
+    pairs = [recall(r) > bare[r['seed']] for r in ib if r['seed'] in bare]
+    return f'{sum(pairs)} of {len(pairs)}' if pairs else '—'
+
+
 def gain(base: list[dict], ib: list[dict]) -> str:
     if not base or not ib:
         return '—'
@@ -201,15 +209,16 @@ def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
     real = sorted({r['dataset'] for r in runs if r['part'] == 'real'})
     for dataset in real:
         lines += [f'## {dataset}: backbones with and without IBMRec', '',
-                  '| backbone | IB modules | R@20 bare | R@20 IBMRec | gain | N@20 bare '
-                  '| N@20 IBMRec | s/epoch bare | s/epoch IBMRec | best epochs bare / IBMRec |',
-                  '|---|---|---|---|---|---|---|---|---|---|']
+                  '| backbone | IB modules | R@20 bare | R@20 IBMRec | gain | seeds improved '
+                  '| N@20 bare | N@20 IBMRec | s/epoch bare | s/epoch IBMRec '
+                  '| best epochs bare / IBMRec |', '|---|---|---|---|---|---|---|---|---|---|---|']
         modules = {'vbpr': 'FIB', 'vlightgcn': 'FIB', 'lattice': 'GIB', 'vlattice': 'FIB + GIB'}
         for b in BACKBONES:
             base, ib = by.get((dataset, b), []), by.get((dataset, f'ibmrec-{b}'), [])
             if base or ib:
                 lines.append(f'| {b} | {modules[b]} | {cell(base, recall)} | {cell(ib, recall)} '
-                             f'| {gain(base, ib)} | {cell(base, ndcg)} | {cell(ib, ndcg)} '
+                             f'| {gain(base, ib)} | {improved(base, ib)} '
+                             f'| {cell(base, ndcg)} | {cell(ib, ndcg)} '
                              f'| {seconds_cell(base)} | {seconds_cell(ib)} '
                              f'| {epochs_cell(base)} / {epochs_cell(ib)} |')
         if any((dataset, v) in by for _, v in ABLATION[1:3]):
@@ -300,6 +309,8 @@ def plot(runs: list[dict], static: Path, out: Path) -> None:
                        yerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
                        capsize=3, label=label)
             ax.set_xticks([i + 0.2 for i in range(len(names))], names)
+            middle, half = (len(names) - 1) / 2 + 0.2, max(len(names), 2) / 2
+            ax.set_xlim(middle - half, middle + half)  # a lone pair keeps a bar's width
             ax.set_title(dataset)
             ax.set_ylabel('test Recall@20')
             ax.legend(fontsize=8)
