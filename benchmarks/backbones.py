@@ -55,6 +55,8 @@ KNOBS: dict[str, dict[str, list]] = {
     'mmgcn': {'num_layers': [1, 2]},
     'grcn': {'num_layers': [1, 2]},
 }
+# The models that use no item content: the references of the expected-shape checks.
+ID_ONLY = ['bprmf', 'lightgcn', 'layergcn', 'selfcf']
 # Recall@20 / NDCG@20 on amazon-baby from ../shared/data/README.md (MMRec's own split,
 # validation-selected; the split here differs, so the numbers are indicative).
 PUBLISHED_BABY = {'bprmf': (0.0575, 0.0249), 'lightgcn': (0.0754, 0.0328),
@@ -131,6 +133,41 @@ def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, patien
             'torch_threads': torch.get_num_threads()}
 
 
+def summary(cells: list[dict]) -> list[str]:
+    """A models × datasets table of mean test Recall@20 (the best of each dataset in bold;
+    "n/a": the model needs feature matrices the dataset lacks; "—": not run) and the checks
+    of the expected shape: multimodal models against BPR-MF and against LightGCN."""
+    means = {(c['dataset'], c['model']): statistics.mean(s['test']['Recall@20'] for s in c['seeds'])
+             for c in cells if c['applicable']}
+    absent = {(c['dataset'], c['model']) for c in cells if not c['applicable']}
+    datasets = [d for d in DATASETS if any(c['dataset'] == d for c in cells)]
+    models = sorted({c['model'] for c in cells}, key=lambda m: (m not in ID_ONLY, m))
+    best = {d: max((v for (dd, _), v in means.items() if dd == d), default=None)
+            for d in datasets}
+    lines = ['| model | ' + ' | '.join(datasets) + ' |', '|---|' + '---|' * len(datasets)]
+    for m in models:
+        row = []
+        for d in datasets:
+            if (d, m) in means:
+                value = f'{means[d, m]:.4f}'
+                row.append(f'**{value}**' if means[d, m] == best[d] else value)
+            else:
+                row.append('n/a' if (d, m) in absent else '—')
+        lines.append(f'| {m} | ' + ' | '.join(row) + ' |')
+    lines.append('')
+    for d in datasets:
+        checks = []
+        for reference in ('bprmf', 'lightgcn'):
+            if (d, reference) not in means:
+                continue
+            below = [m for m in models if m not in ID_ONLY and (d, m) in means
+                     and means[d, m] < means[d, reference]]
+            checks.append(f"below {reference}: {', '.join(below) if below else 'none'}")
+        if checks:
+            lines.append(f"- {d}, multimodal models {'; '.join(checks)}.")
+    return lines
+
+
 def write_table(cells: list[dict]) -> str:
     lines = [
         '# Backbones benchmark', '',
@@ -144,6 +181,7 @@ def write_table(cells: list[dict]) -> str:
         'Budget: search runs, epoch cap and early-stopping patience of the cell (the larger '
         'datasets use the 4-point half-fraction of the grid, ``--design half``, which tries '
         'every value of every factor and every pair of values of any two factors).', '',
+        'Mean test Recall@20 (details below):', '', *summary(cells), '',
         '| dataset | model | Recall@20 | NDCG@20 | seeds | selected | best epochs | s/epoch '
         '| s/val pass | peak MiB | budget | published (baby) |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|',
