@@ -12,8 +12,9 @@ titles, years and genres encoded by all-MiniLM-L6-v2, cached, and a 10-NN text g
 feature matrices are listed as not applicable).
 
 Finished cells (``<out>/runs/backbones/<dataset>_<model>/cell.json``; ``--out`` defaults to
-``benchmarks/results``) are not
-repeated, and the report summarises every finished cell, so the benchmark can be run in parts::
+``benchmarks/results``) are not repeated, an interrupted cell continues where it stopped
+(:func:`pyg_mmrec.train.resume_run`), and the report summarises every finished cell, so the
+benchmark can be run in parts::
 
     python benchmarks/backbones.py                                 # everything
     python benchmarks/backbones.py --datasets tiktok --models lattice lightgcn
@@ -100,7 +101,7 @@ def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, patien
 
     import pyg_mmrec
     from pyg_mmrec.data import modalities
-    from pyg_mmrec.train import half_fraction
+    from pyg_mmrec.train import half_fraction, resume_run
     from pyg_mmrec.train.registry import get_model_class
 
     splits = load(dataset)
@@ -111,15 +112,14 @@ def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, patien
     base = {'progress': False, 'epochs': max_epochs, 'patience': patience, 'seed': seeds[0]}
     start = time.perf_counter()
     points = grid if design == 'full' else half_fraction(grid)
-    summary = pyg_mmrec.tune(model, splits, points, base, out_dir=out / 'tune')
+    summary = pyg_mmrec.tune(model, splits, points, base, out_dir=out / 'tune', resume=True)
     chosen = {k: summary['selected'][k] for k in grid}
     selected_run = summary['runs'][summary['selected']['run']]
     per_seed = [{'seed': seeds[0], 'test': summary['selected']['test'],
                  'best_epoch': selected_run['best_epoch'],
                  'train_seconds_per_epoch': selected_run['train_seconds_per_epoch']}]
     for seed in seeds[1:]:
-        r = pyg_mmrec.run(model, splits, {**base, **chosen, 'seed': seed},
-                          out_dir=out / f'seed{seed}')
+        r = resume_run(model, splits, {**base, **chosen, 'seed': seed}, out / f'seed{seed}')
         per_seed.append({'seed': seed, 'test': r['test'], 'best_epoch': r['best_epoch'],
                          'train_seconds_per_epoch': r['train_seconds_per_epoch'],
                          'eval_seconds': r['eval_seconds']})

@@ -24,8 +24,9 @@ Efficiency: median training seconds per epoch with and without DVIB, and epochs 
 validation epoch.
 
 Runs whose ``results.json`` (searches: ``tune.json``) exists under
-``<out>/runs/dvib/<dataset>/`` are not repeated (``--force`` repeats them), so the benchmark
-can be interrupted and resumed, and seeds added later. ``--dvib-set`` configures the DVIB runs
+``<out>/runs/dvib/<dataset>/`` are not repeated and interrupted ones continue from their
+checkpoints (``--force`` repeats them), so the benchmark can be interrupted and resumed, and
+seeds added later. ``--dvib-set`` configures the DVIB runs
 only (e.g. ``relative=true``); those runs, the report and the figure then carry the settings in
 their names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
 ``--out``, the figure ``docs/_static/dvib_recall.png``.
@@ -88,11 +89,6 @@ def load(data: str, condition: str = 'clean'):
     return DataSplits(*views)
 
 
-def finished(out: Path, force: bool) -> dict | None:
-    path = out / 'results.json'
-    return json.loads(path.read_text()) if path.is_file() and not force else None
-
-
 def record(results: dict, out: Path) -> dict:
     """What the report keeps of one run."""
     return {'test': results['test'], 'valid': results['valid'],
@@ -108,6 +104,7 @@ def run_variant(backbone: str, variant: str, splits, seeds: list[int], base: dic
     ``selected`` point, the first seed searches the grid on validation; ``dvib`` is extra
     configuration of the DVIB runs. Returns the selected point and one record per seed."""
     import pyg_mmrec
+    from pyg_mmrec.train import resume_run
     model = 'dvib' if VARIANTS[variant] else backbone
     config = {**base, **({'backbone': backbone, 'variant': VARIANTS[variant], **(dvib or {})}
                          if VARIANTS[variant] else {})}
@@ -122,7 +119,7 @@ def run_variant(backbone: str, variant: str, splits, seeds: list[int], base: dic
                                  f"repeat it with --force or pass another --out")
         else:
             summary = pyg_mmrec.tune(model, splits, grid, {**config, 'seed': seeds[0]},
-                                     out_dir=tune_dir)
+                                     out_dir=tune_dir, resume=not force)
         selected = {k: summary['selected'][k] for k in grid}
         run_dir = tune_dir / f"run{summary['selected']['run']}"
         results = json.loads((run_dir / 'results.json').read_text())
@@ -130,8 +127,9 @@ def run_variant(backbone: str, variant: str, splits, seeds: list[int], base: dic
         seeds = seeds[1:]
     for seed in seeds:
         run_dir = out / f'seed{seed}'
-        results = finished(run_dir, force) or pyg_mmrec.run(
-            model, splits, {**config, **(selected or {}), 'seed': seed}, out_dir=run_dir)
+        seed_config = {**config, **(selected or {}), 'seed': seed}
+        results = (pyg_mmrec.run(model, splits, seed_config, out_dir=run_dir) if force
+                   else resume_run(model, splits, seed_config, run_dir))
         records.append(record(results, run_dir))
     return selected or {}, records
 

@@ -4,7 +4,7 @@
 
     pyg-mmrec train --model NAME --data PATH_OR_NAME [--config FILE.yaml] [--set key=value ...]
                     --out DIR [--resume]
-    pyg-mmrec tune --model NAME --data PATH_OR_NAME --grid KEY=[V1,V2] ... --out DIR
+    pyg-mmrec tune --model NAME --data PATH_OR_NAME --grid KEY=[V1,V2] ... --out DIR [--resume]
     pyg-mmrec evaluate --checkpoint DIR/checkpoint.pt --data PATH [--split test]
     pyg-mmrec recommend --checkpoint DIR/checkpoint.pt --data PATH --k K
                         [--users 0,5,9 | --split test] [--out FILE.tsv]
@@ -94,7 +94,8 @@ def _train(args: argparse.Namespace) -> None:
 
 def _tune(args: argparse.Namespace) -> None:
     grid = parse_overrides(args.grid)
-    summary = tune(args.model, args.data, grid, _config(args), out_dir=args.out)
+    summary = tune(args.model, args.data, grid, _config(args), out_dir=args.out,
+                   resume=args.resume)
     print(format_table(summary))
     selected = summary['selected']
     ks = sorted({int(key.split('@')[1]) for key in selected['valid'] if '@' in key})
@@ -174,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--config', help='YAML file with settings shared by every run')
     p.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='override shared config keys')
     p.add_argument('--out', required=True, help='output folder')
+    p.add_argument('--resume', action='store_true',
+                   help='continue an interrupted search in OUT (finished runs are kept)')
     p.set_defaults(func=_tune)
 
     p = sub.add_parser('evaluate', help="print a checkpoint's metrics on a split")

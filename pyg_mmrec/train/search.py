@@ -1,7 +1,9 @@
 """Hyper-parameter search selected on validation, with a single test evaluation."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -9,11 +11,48 @@ from typing import Any
 from pyg_mmrec.data import DataSplits, load_dataset
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.metrics import RankingEvaluator
-from pyg_mmrec.train.checkpoint import write_json
+from pyg_mmrec.train.checkpoint import load_checkpoint, write_json
 from pyg_mmrec.train.config import TRAIN_KEYS, split_config
 from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.registry import get_model_class
-from pyg_mmrec.train.trainer import CHECKPOINT, load_model, run
+from pyg_mmrec.train.trainer import CHECKPOINT, RESULTS, load_model, run
+
+
+def resume_run(model: str, data: str | Path | DataSplits, config: dict[str, Any],
+               out_dir: str | Path, test: bool = True) -> dict[str, Any]:
+    """:func:`~pyg_mmrec.train.run` that picks up where an earlier call with the same settings
+    left ``out_dir``: its finished results are returned as they are, its checkpoint is trained
+    on from where it stopped, and an empty folder starts a fresh run. Long benchmarks built
+    on it survive interruption without repeating finished work.
+
+    Raises:
+        ConfigError: If ``out_dir`` holds a run with other settings.
+    """
+    out_dir = Path(out_dir)
+    cls = get_model_class(model)
+    defaults = cls.hparam_defaults(config)
+    train_config, hparams = split_config(config, defaults, model)
+    # Compared as JSON, the form in which results.json stores them (tuples become lists).
+    expected = json.loads(json.dumps({**dataclasses.asdict(train_config), **defaults,
+                                      **hparams}))
+
+    def check(path: Path, stored: dict[str, Any]) -> None:
+        diff = {k: (stored[k], expected[k]) for k in sorted(stored.keys() & expected.keys())
+                if stored[k] != expected[k]}
+        if diff:
+            raise ConfigError(f"{path}: holds a run with other settings (stored, requested: "
+                              f"{diff}); resume it with those or use another folder")
+
+    if (out_dir / RESULTS).is_file():
+        results = json.loads((out_dir / RESULTS).read_text())
+        check(out_dir / RESULTS, results['config'])
+        if results['test'] is not None or not test:
+            return results
+    if (out_dir / CHECKPOINT).is_file():
+        ckpt = load_checkpoint(out_dir / CHECKPOINT)
+        check(out_dir / CHECKPOINT, json.loads(json.dumps({**ckpt['config'], **ckpt['hparams']})))
+        return run(model, data, config, out_dir=out_dir, resume=True, test=test)
+    return run(model, data, config, out_dir=out_dir, test=test)
 
 
 def grid_configs(grid: dict[str, list] | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,8 +90,8 @@ def half_fraction(grid: dict[str, list]) -> list[dict[str, Any]]:
 
 def tune(model: str, data: str | Path | DataSplits,
          grid: dict[str, list] | list[dict[str, Any]],
-         config: dict[str, Any] | None = None, out_dir: str | Path | None = None
-         ) -> dict[str, Any]:
+         config: dict[str, Any] | None = None, out_dir: str | Path | None = None,
+         resume: bool = False) -> dict[str, Any]:
     """Trains ``model`` once per grid point, selects the point with the best validation
     metric, and evaluates the test split for that point only: the Python equivalent of
     ``pyg-mmrec tune``. (Toolboxes that pick the grid point on test overstate their results;
@@ -68,12 +107,17 @@ def tune(model: str, data: str | Path | DataSplits,
         out_dir (str or Path, optional): Each run writes to ``out_dir/run<i>`` (its
             ``results.json`` has ``test: null``); the summary goes to ``out_dir/tune.json`` and
             the table to ``out_dir/tune.md``. Without it, runs use a temporary folder.
+        resume (bool): Continue an interrupted search in ``out_dir``: finished runs are not
+            repeated and an interrupted one continues from its checkpoint
+            (:func:`resume_run`).
 
     Returns:
         dict: ``selected`` (its config, validation and test metrics, run index) and ``runs``
         (config, validation metrics and timings of every run).
     """
     config = dict(config or {})
+    if resume and out_dir is None:
+        raise ConfigError("resuming a search needs the out_dir that holds it")
     cls = get_model_class(model)
     points = []
     for point in grid_configs(grid):  # check and coerce every point before the first run
@@ -89,8 +133,8 @@ def tune(model: str, data: str | Path | DataSplits,
         out = Path(out_dir) if out_dir is not None else Path(scratch)
         runs = []
         for i, point in enumerate(points):
-            results = run(model, splits, {**config, **point}, out_dir=out / f'run{i}',
-                          test=False)
+            results = (resume_run if resume else run)(
+                model, splits, {**config, **point}, out_dir=out / f'run{i}', test=False)
             runs.append({'run': i, **point, 'valid': results['valid'],
                          'best_epoch': results['best_epoch'],
                          'train_seconds_per_epoch': results['train_seconds_per_epoch']})

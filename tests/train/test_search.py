@@ -85,3 +85,31 @@ def test_cli_tune(tmp_path, capsys):
     summary = json.loads((out / 'tune.json').read_text())
     assert '(selected)' in printed and len(summary['runs']) == 2
     assert f"{summary['selected']['test']['Recall@20']:.4f}" in printed
+
+
+def test_resume_keeps_finished_runs_and_continues_checkpoints(tiny_splits, tmp_path,
+                                                              monkeypatch):
+    grid = {'lr': [1e-3, 1e-2]}
+    first = tune('bprmf', tiny_splits, grid, BASE, out_dir=tmp_path)
+    # run1 "interrupted" after its last checkpoint: its results are gone, the checkpoint stays.
+    (tmp_path / 'run1' / 'results.json').unlink()
+    fits = []
+    real_fit = trainer_module.Trainer.fit
+
+    def spy(self, resume=False, test=True):
+        fits.append(resume)
+        return real_fit(self, resume=resume, test=test)
+
+    monkeypatch.setattr(trainer_module.Trainer, 'fit', spy)
+    again = tune('bprmf', tiny_splits, grid, BASE, out_dir=tmp_path, resume=True)
+    assert fits == [True]  # run0 reused as it was, run1 continued from its checkpoint
+    assert again['runs'] == first['runs'] and again['selected'] == first['selected']
+
+
+def test_resume_refuses_a_folder_with_other_settings(tiny_splits, tmp_path):
+    tune('bprmf', tiny_splits, {'lr': [1e-3]}, BASE, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"run0.*other settings.*'epochs': \(3, 4\)"):
+        tune('bprmf', tiny_splits, {'lr': [1e-3]}, {**BASE, 'epochs': 4}, out_dir=tmp_path,
+             resume=True)
+    with pytest.raises(ConfigError, match='out_dir'):
+        tune('bprmf', tiny_splits, {'lr': [1e-3]}, BASE, resume=True)
