@@ -73,8 +73,8 @@ class GRCN(ModalityPreferenceRecommender):
     code the routing messages flow from users to items, so the prototypes are never updated.
     ``num_routing > 0`` gives the paper's routing, which on tiktok cost 44 % of the
     accuracy (validation Recall@20 0.042 with 3 rounds against 0.074 without, same settings,
-    see :doc:`/benchmarks`): routed prototypes are mostly their items' mean content, which
-    leaves little user-specific signal for the attention that refines the graph.
+    see :doc:`/benchmarks`), likely because routed prototypes are mostly their items' mean
+    content, which leaves the attention that refines the graph little user-specific signal.
     Deviations: (1) the confidence enters as :math:`\tanh(c)`, so that refined weights stay in
     :math:`[0, 1]` (a confidence-weighted attention) while its sign still prunes; the
     authors' raw :math:`c` is unbounded and unregularised (their regulariser on it is
