@@ -3,8 +3,8 @@ from pyg_mmrec.train.checkpoint import load_checkpoint, save_checkpoint
 from pyg_mmrec.train.config import TrainConfig, load_yaml, parse_overrides, split_config
 from pyg_mmrec.train.evaluation import evaluate, recommend
 from pyg_mmrec.train.registry import MODELS, get_model_class, register
-from pyg_mmrec.train.search import half_fraction, resume_run, tune
-from pyg_mmrec.train.trainer import Trainer, load_model, run
+from pyg_mmrec.train.search import half_fraction, tune
+from pyg_mmrec.train.trainer import Trainer, load_model, resume_run, run
 
 __all__ = [
     'MODELS',

@@ -1,9 +1,7 @@
 """Hyper-parameter search selected on validation, with a single test evaluation."""
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,48 +9,11 @@ from typing import Any
 from pyg_mmrec.data import DataSplits, load_dataset
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.metrics import RankingEvaluator
-from pyg_mmrec.train.checkpoint import load_checkpoint, write_json
+from pyg_mmrec.train.checkpoint import write_json
 from pyg_mmrec.train.config import TRAIN_KEYS, split_config
 from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.registry import get_model_class
-from pyg_mmrec.train.trainer import CHECKPOINT, RESULTS, load_model, run
-
-
-def resume_run(model: str, data: str | Path | DataSplits, config: dict[str, Any],
-               out_dir: str | Path, test: bool = True) -> dict[str, Any]:
-    """:func:`~pyg_mmrec.train.run` that picks up where an earlier call with the same settings
-    left ``out_dir``: its finished results are returned as they are, its checkpoint is trained
-    on from where it stopped, and an empty folder starts a fresh run. Long benchmarks built
-    on it survive interruption without repeating finished work.
-
-    Raises:
-        ConfigError: If ``out_dir`` holds a run with other settings.
-    """
-    out_dir = Path(out_dir)
-    cls = get_model_class(model)
-    defaults = cls.hparam_defaults(config)
-    train_config, hparams = split_config(config, defaults, model)
-    # Compared as JSON, the form in which results.json stores them (tuples become lists).
-    expected = json.loads(json.dumps({**dataclasses.asdict(train_config), **defaults,
-                                      **hparams}))
-
-    def check(path: Path, stored: dict[str, Any]) -> None:
-        diff = {k: (stored[k], expected[k]) for k in sorted(stored.keys() & expected.keys())
-                if stored[k] != expected[k]}
-        if diff:
-            raise ConfigError(f"{path}: holds a run with other settings (stored, requested: "
-                              f"{diff}); resume it with those or use another folder")
-
-    if (out_dir / RESULTS).is_file():
-        results = json.loads((out_dir / RESULTS).read_text())
-        check(out_dir / RESULTS, results['config'])
-        if results['test'] is not None or not test:
-            return results
-    if (out_dir / CHECKPOINT).is_file():
-        ckpt = load_checkpoint(out_dir / CHECKPOINT)
-        check(out_dir / CHECKPOINT, json.loads(json.dumps({**ckpt['config'], **ckpt['hparams']})))
-        return run(model, data, config, out_dir=out_dir, resume=True, test=test)
-    return run(model, data, config, out_dir=out_dir, test=test)
+from pyg_mmrec.train.trainer import CHECKPOINT, load_model, resume_run, run
 
 
 def grid_configs(grid: dict[str, list] | list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from pyg_mmrec.data import INTERACTS, DataSplits, TripletLoader, load_dataset
-from pyg_mmrec.errors import CheckpointError
+from pyg_mmrec.errors import CheckpointError, ConfigError
 from pyg_mmrec.metrics import RankingEvaluator
 from pyg_mmrec.nn.models import Recommender
 from pyg_mmrec.train.checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
@@ -306,6 +306,43 @@ def run(model: str, data: str | Path | DataSplits = 'synthetic',
     trainer = Trainer(net, splits, train_config, out_dir,
                       run_info={'model': model.lower(), 'data': data_name})
     return trainer.fit(resume=resume, test=test)
+
+
+def resume_run(model: str, data: str | Path | DataSplits, config: dict[str, Any],
+               out_dir: str | Path, test: bool = True) -> dict[str, Any]:
+    """:func:`run` that picks up where an earlier call with the same settings
+    left ``out_dir``: its finished results are returned as they are, its checkpoint is trained
+    on from where it stopped, and an empty folder starts a fresh run. Long benchmarks built
+    on it survive interruption without repeating finished work.
+
+    Raises:
+        ConfigError: If ``out_dir`` holds a run with other settings.
+    """
+    out_dir = Path(out_dir)
+    cls = get_model_class(model)
+    defaults = cls.hparam_defaults(config)
+    train_config, hparams = split_config(config, defaults, model)
+    # Compared as JSON, the form in which results.json stores them (tuples become lists).
+    expected = json.loads(json.dumps({**dataclasses.asdict(train_config), **defaults,
+                                      **hparams}))
+
+    def check(path: Path, stored: dict[str, Any]) -> None:
+        diff = {k: (stored[k], expected[k]) for k in sorted(stored.keys() & expected.keys())
+                if stored[k] != expected[k]}
+        if diff:
+            raise ConfigError(f"{path}: holds a run with other settings (stored, requested: "
+                              f"{diff}); resume it with those or use another folder")
+
+    if (out_dir / RESULTS).is_file():
+        results = json.loads((out_dir / RESULTS).read_text())
+        check(out_dir / RESULTS, results['config'])
+        if results['test'] is not None or not test:
+            return results
+    if (out_dir / CHECKPOINT).is_file():
+        ckpt = load_checkpoint(out_dir / CHECKPOINT)
+        check(out_dir / CHECKPOINT, json.loads(json.dumps({**ckpt['config'], **ckpt['hparams']})))
+        return run(model, data, config, out_dir=out_dir, resume=True, test=test)
+    return run(model, data, config, out_dir=out_dir, test=test)
 
 
 def load_model(checkpoint: str | Path, splits: DataSplits) -> tuple[Recommender, dict[str, Any]]:
