@@ -68,18 +68,19 @@ PUBLISHED_BABY = {'bprmf': (0.0575, 0.0249), 'lightgcn': (0.0754, 0.0328),
 LATTICE_REFERENCE = (29.0, 9.0)
 
 
-def load(dataset: str):
-    """The dataset's splits (ml-100k-text: text encoded once and cached, plus a text graph)."""
+def load(dataset: str, transform=None):
+    """The dataset's splits (ml-100k-text: text encoded once and cached, plus a text graph);
+    ``transform`` (a feature transform) applies to every view, before the text graph."""
     from pyg_mmrec.data import DataSplits, load_dataset, load_movielens100k
-    if dataset == 'synthetic':
-        return load_dataset('synthetic')
+    transform = transform or (lambda view: view)
     if dataset == 'ml-100k-text':
         from pyg_mmrec.transforms import EncodeText, ModalityKNNGraph
         splits = load_movielens100k(DATA / 'ml-100k', seed=2024)
         encode = EncodeText(cache_dir=ROOT / 'runs' / 'text-cache')
         knn = ModalityKNNGraph(k=10)
-        return DataSplits(*(knn(encode(view)) for view in splits))
-    return load_dataset(DATA / dataset)
+        return DataSplits(*(knn(transform(encode(view))) for view in splits))
+    splits = load_dataset(dataset if dataset == 'synthetic' else DATA / dataset)
+    return DataSplits(*(transform(view) for view in splits))
 
 
 def grid_for(model: str, hparams: dict) -> dict[str, list]:

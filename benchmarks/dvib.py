@@ -1,6 +1,8 @@
 """DVIB benchmark: backbones bare, with DVIB_c and with DVIB_a; robustness to noise and redundancy.
 
-For each backbone (its default hyper-parameters), on one dataset:
+For each backbone (its default hyper-parameters or, with ``--tuned``, the configuration and
+epoch budget that ``backbones.py`` selected for it on this dataset on validation), on one
+dataset:
 
 * **bare**: the backbone alone, one run per seed;
 * **DVIB_c** / **DVIB_a**: :class:`pyg_mmrec.ib.DVIB` around it, with γ_d (and σ for DVIB_c)
@@ -35,6 +37,7 @@ Usage::
 
     python benchmarks/dvib.py                                   # tiktok, seed 2024
     python benchmarks/dvib.py --seeds 2024 2025 2026
+    python benchmarks/dvib.py --tuned --backbones bm3 --robust --seeds 2024 2025 2026
     python benchmarks/dvib.py --data ../shared/data/ml-100k --backbones mmgcn bm3
     python benchmarks/dvib.py --backbones layergcn selfcf --robust --dvib-set relative=true
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
@@ -56,6 +59,19 @@ SIGMA = [1e-3, 5e-4, 1e-4]
 CHIS = [0.01, 0.05]
 VARIANTS = {'bare': None, 'DVIB_c': 'constant', 'DVIB_a': 'adaptive'}
 METRICS = [f'{m}@{k}' for k in (5, 20) for m in ('Recall', 'NDCG', 'Precision', 'MAP')]
+# The backbones benchmark's name of a dataset folder, where they differ.
+CELL_NAMES = {'ml-100k': 'ml-100k-text'}
+
+
+def tuned_config(dataset: str, backbone: str) -> dict:
+    """The configuration and epoch budget ``backbones.py`` selected for ``backbone`` on
+    ``dataset`` (a folder name) on validation."""
+    path = (RESULTS / 'runs' / 'backbones' / f'{CELL_NAMES.get(dataset, dataset)}_{backbone}'
+            / 'cell.json')
+    if not path.is_file():
+        raise SystemExit(f'--tuned: {path} is missing; run backbones.py for that cell first')
+    cell = json.loads(path.read_text())
+    return {**cell['selected'], 'epochs': cell['max_epochs'], 'patience': cell['patience']}
 
 
 def conditions(splits) -> list[str]:
@@ -142,8 +158,12 @@ def write_report(report: dict) -> str:
     lines = [
         f"# DVIB benchmark ({report['data']}"
         + ''.join(f', {k}={v}' for k, v in report['dvib'].items()) + ')', '',
-        f"Seeds: {report['seeds']} (mean ± std where a cell has several). Backbones with their "
-        'default hyper-parameters; DVIB with γ_0 = 1, γ_r = 1e-3, a = 0.5 and γ_d (and σ for '
+        f"Seeds: {report['seeds']} (mean ± std where a cell has several). Backbones with "
+        + ('the configuration and epoch budget the backbones benchmark selected on validation'
+           if report.get('tuned') else 'their default hyper-parameters') + ' ('
+        + '; '.join(f"{b}: {', '.join(f'{k}={v}' for k, v in c.items() if k != 'progress')}"
+                    for b, c in report.get('backbone_configs', {}).items()) + '); '
+        'DVIB with γ_0 = 1, γ_r = 1e-3, a = 0.5 and γ_d (and σ for '
         'DVIB_c) selected on validation Recall@20 with the first seed, grids γ_d ∈ '
         f"{report['grids']['DVIB_a']['gamma_d']}, σ ∈ {report['grids']['DVIB_c']['sigma']}. "
         'Test metrics at the epoch with the best validation Recall@20 (full ranking; training '
@@ -270,6 +290,9 @@ def main() -> None:
     parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--threads', type=int,
                         help='torch threads (on a shared CPU, 1 gives steadier timings)')
+    parser.add_argument('--tuned', action='store_true',
+                        help="start every backbone from backbones.py's validation-selected "
+                             'configuration and epoch budget on this dataset')
     parser.add_argument('--force', action='store_true', help='repeat finished runs')
     args = parser.parse_args()
     if args.threads:
@@ -284,7 +307,10 @@ def main() -> None:
     grids = {'DVIB_c': {'gamma_d': args.gamma_d, 'sigma': args.sigma},
              'DVIB_a': {'gamma_d': args.gamma_d}}
     name = Path(args.data).name
-    runs = args.out / 'runs' / 'dvib' / name
+    # Backbone configurations: the defaults, or the backbones benchmark's selection; --set wins.
+    backbones = list(dict.fromkeys([*args.backbones, *args.robust]))
+    configs = {b: {**(tuned_config(name, b) if args.tuned else {}), **base} for b in backbones}
+    runs = args.out / 'runs' / 'dvib' / (f'{name}_tuned' if args.tuned else name)
     # DVIB runs with other settings go to their own folders (the bare ones are shared).
     tag = ''.join(f'_{k}={v}' for k, v in dvib.items())
 
@@ -293,13 +319,13 @@ def main() -> None:
                        + ('' if condition == 'clean' else f'_{condition}'))
     clean = load(args.data)
     report = {'data': name, 'seeds': args.seeds, 'grids': grids, 'config': base, 'dvib': dvib,
-              'main': [], 'robustness': []}
+              'tuned': args.tuned, 'backbone_configs': configs, 'main': [], 'robustness': []}
     selected = {}
     # The robustness runs compare with the clean runs of the same backbones.
-    for backbone in dict.fromkeys([*args.backbones, *args.robust]):
+    for backbone in backbones:
         for variant in VARIANTS:
             print(f'== {name} {backbone} {variant}', flush=True)
-            point, records = run_variant(backbone, variant, clean, args.seeds, base,
+            point, records = run_variant(backbone, variant, clean, args.seeds, configs[backbone],
                                          folder(backbone, variant), grids, args.force,
                                          dvib=dvib)
             selected[backbone, variant] = point
@@ -310,7 +336,8 @@ def main() -> None:
         for backbone in args.robust:
             for variant in ('bare', 'DVIB_a'):
                 print(f'== {name} {backbone} {variant} {condition}', flush=True)
-                _, records = run_variant(backbone, variant, splits, args.seeds, base,
+                _, records = run_variant(backbone, variant, splits, args.seeds,
+                                         configs[backbone],
                                          folder(backbone, variant, condition), grids,
                                          args.force, selected=selected[backbone, variant],
                                          dvib=dvib)

@@ -116,6 +116,6 @@ def _benchmark_fragment(name: str) -> str:
     return text
 
 
-for _name in ('foundation', 'knn_graph', 'backbones', 'bm3_reference', 'ibmrec', 'dvib',
-              'hidden_scale', 'msi'):
+for _name in ('foundation', 'knn_graph', 'backbones', 'bm3_reference', 'drowned_content',
+              'ibmrec', 'dvib', 'hidden_scale', 'msi'):
     _write_if_changed(DOCS / '_generated' / f'{_name}.rst', _benchmark_fragment(_name))
