@@ -71,7 +71,10 @@ def tuned_config(dataset: str, backbone: str) -> dict:
     if not path.is_file():
         raise SystemExit(f'--tuned: {path} is missing; run backbones.py for that cell first')
     cell = json.loads(path.read_text())
-    return {**cell['selected'], 'epochs': cell['max_epochs'], 'patience': cell['patience']}
+    budget = {'epochs': cell['max_epochs']}
+    if 'patience' in cell:  # older cells ran with the default patience
+        budget['patience'] = cell['patience']
+    return {**cell['selected'], **budget}
 
 
 def conditions(splits) -> list[str]:

@@ -4,7 +4,7 @@ from pyg_mmrec.train.config import TrainConfig, load_yaml, parse_overrides, spli
 from pyg_mmrec.train.evaluation import evaluate, recommend
 from pyg_mmrec.train.registry import MODELS, get_model_class, register
 from pyg_mmrec.train.search import half_fraction, tune
-from pyg_mmrec.train.trainer import Trainer, load_model, resume_run, run
+from pyg_mmrec.train.trainer import Trainer, load_model, make_trainer, resume_run, run
 
 __all__ = [
     'MODELS',
@@ -16,6 +16,7 @@ __all__ = [
     'load_checkpoint',
     'load_model',
     'load_yaml',
+    'make_trainer',
     'parse_overrides',
     'recommend',
     'register',

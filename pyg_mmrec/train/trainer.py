@@ -297,15 +297,32 @@ def run(model: str, data: str | Path | DataSplits = 'synthetic',
         resume (bool): Continue from ``out_dir/checkpoint.pt``.
         test (bool): Evaluate the test split at the end (see :meth:`Trainer.fit`).
     """
+    splits = data if isinstance(data, DataSplits) else load_dataset(data)
+    data_name = splits.name if isinstance(data, DataSplits) else str(data)
+    return make_trainer(model, splits, config, out_dir, data_name).fit(resume=resume, test=test)
+
+
+def make_trainer(model: str, splits: DataSplits, config: dict[str, Any] | None = None,
+                 out_dir: str | Path | None = None, data_name: str | None = None) -> Trainer:
+    """The :class:`Trainer` of the registered model ``model`` on ``splits``, built from a flat
+    ``config`` as :func:`run` builds it (model initialised under the config's seed), for callers
+    that drive the epochs themselves.
+
+    Args:
+        model (str): Registered model name, e.g. ``'lightgcn'``.
+        splits (DataSplits): The dataset.
+        config (dict, optional): Flat mapping of trainer settings
+            (:class:`TrainConfig`) and model hyper-parameters.
+        out_dir (str or Path, optional): Where to write checkpoint, log and results.
+        data_name (str, optional): The dataset's name in checkpoints and results.
+            (default: :obj:`splits.name`)
+    """
     cls = get_model_class(model)
     train_config, hparams = split_config(config or {}, cls.hparam_defaults(config), model)
-    splits = data if isinstance(data, DataSplits) else load_dataset(data)
     torch.manual_seed(train_config.seed)
     net = cls.from_data(splits.train, **hparams)
-    data_name = splits.name if isinstance(data, DataSplits) else str(data)
-    trainer = Trainer(net, splits, train_config, out_dir,
-                      run_info={'model': model.lower(), 'data': data_name})
-    return trainer.fit(resume=resume, test=test)
+    return Trainer(net, splits, train_config, out_dir,
+                   run_info={'model': model.lower(), 'data': data_name or splits.name})
 
 
 def resume_run(model: str, data: str | Path | DataSplits, config: dict[str, Any],

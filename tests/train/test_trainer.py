@@ -7,7 +7,8 @@ import pyg_mmrec.functional as MF
 import pyg_mmrec.train.trainer as trainer_module
 from pyg_mmrec.errors import CheckpointError, ConfigError
 from pyg_mmrec.nn.models import VBPR, LightGCN, Stage
-from pyg_mmrec.train import TrainConfig, Trainer, load_checkpoint, load_model, run
+from pyg_mmrec.train import (TrainConfig, Trainer, load_checkpoint, load_model, make_trainer,
+                             run)
 
 FAST = {'progress': False, 'batch_size': 256, 'lr': 0.01, 'embedding_dim': 16}
 
@@ -21,6 +22,19 @@ def test_run_is_deterministic(tiny_splits, tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     c = run('lightgcn', tiny_splits, {**FAST, 'epochs': 4, 'seed': 1})
     assert c['valid'] != a['valid']
+
+
+def test_make_trainer_builds_what_run_trains(tiny_splits):
+    config = {**FAST, 'epochs': 3}
+    trainer = make_trainer('lightgcn', tiny_splits, config)
+    assert trainer.config.epochs == 3 and trainer.model.embedding_dim == 16
+    by_hand = []
+    for epoch in range(3):  # what fit does, without validation (the last epoch is the best)
+        trainer.epoch = epoch
+        by_hand.append(trainer.train_epoch()['loss'])
+    ran = run('lightgcn', tiny_splits, config)
+    assert ran['best_epoch'] == 2 and trainer.evaluate('val') == ran['valid']
+    assert by_hand[-1] < by_hand[0]
 
 
 def test_early_stopping_selects_best_validation_epoch_and_tests_once(tiny_splits, tmp_path,
