@@ -117,5 +117,5 @@ def _benchmark_fragment(name: str) -> str:
 
 
 for _name in ('foundation', 'knn_graph', 'backbones', 'bm3_reference', 'drowned_content',
-              'ibmrec', 'dvib', 'hidden_scale', 'msi'):
+              'ibmrec', 'dvib', 'dvib_cost', 'hidden_scale', 'msi'):
     _write_if_changed(DOCS / '_generated' / f'{_name}.rst', _benchmark_fragment(_name))
