@@ -83,6 +83,23 @@ def load(dataset: str, transform=None):
     return DataSplits(*(transform(view) for view in splits))
 
 
+def read_cell(dataset: str, model: str, out: Path = RESULTS) -> dict:
+    """The finished cell of ``model`` on ``dataset`` (exits with a message if it has not run)."""
+    path = out / 'runs' / 'backbones' / f'{dataset}_{model}' / 'cell.json'
+    if not path.is_file():
+        raise SystemExit(f'{path} is missing: run backbones.py --datasets {dataset} '
+                         f'--models {model} first')
+    return json.loads(path.read_text())
+
+
+def selected_config(cell: dict) -> dict:
+    """The configuration a cell selected on validation, with its epoch budget."""
+    budget = {'epochs': cell['max_epochs']}
+    if 'patience' in cell:  # older cells ran with the default patience
+        budget['patience'] = cell['patience']
+    return {**cell['selected'], **budget}
+
+
 def grid_for(model: str, hparams: dict) -> dict[str, list]:
     """The search grid of ``model``: learning rate, L2 weight, main knob."""
     grid: dict[str, list] = {'lr': LEARNING_RATES}

@@ -18,10 +18,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from backbones import load
+from backbones import load, read_cell, selected_config
 from foundation import RESULTS
 
 
@@ -37,23 +36,13 @@ def main() -> None:
     from pyg_mmrec.train.checkpoint import write_json
     from pyg_mmrec.transforms import FeatureNoise
 
-    cells_dir = args.out / 'runs' / 'backbones'
-
-    def cell(model: str) -> dict:
-        path = cells_dir / f'{args.dataset}_{model}' / 'cell.json'
-        if not path.is_file():
-            raise SystemExit(f'{path} is missing: run backbones.py --datasets {args.dataset} '
-                             f'--models {model} first')
-        return json.loads(path.read_text())
-
-    reference = cell('bprmf')
+    reference = read_cell(args.dataset, 'bprmf', args.out)
     splits = load(args.dataset, FeatureNoise(chi=args.chi, seed=0))
     rows = []
     for model in args.models:
-        clean = cell(model)
+        clean = read_cell(args.dataset, model, args.out)
         seed = clean['seeds'][0]['seed']
-        config = {**clean['selected'], 'seed': seed, 'epochs': clean['max_epochs'],
-                  'patience': clean['patience'], 'progress': False}
+        config = {**selected_config(clean), 'seed': seed, 'progress': False}
         print(f'== {args.dataset} {model} drowned (χ={args.chi})', flush=True)
         drowned = resume_run(model, splits, config,
                              args.out / 'runs' / 'drowned' / f'{args.dataset}_{model}')

@@ -50,6 +50,7 @@ import json
 import statistics
 from pathlib import Path
 
+from backbones import read_cell, selected_config
 from foundation import DATA, RESULTS, ROOT, mean_std
 
 BACKBONES = ['vbpr', 'mmgcn', 'grcn', 'bm3', 'freedom', 'layergcn', 'selfcf']
@@ -66,15 +67,7 @@ CELL_NAMES = {'ml-100k': 'ml-100k-text'}
 def tuned_config(dataset: str, backbone: str) -> dict:
     """The configuration and epoch budget ``backbones.py`` selected for ``backbone`` on
     ``dataset`` (a folder name) on validation."""
-    path = (RESULTS / 'runs' / 'backbones' / f'{CELL_NAMES.get(dataset, dataset)}_{backbone}'
-            / 'cell.json')
-    if not path.is_file():
-        raise SystemExit(f'--tuned: {path} is missing; run backbones.py for that cell first')
-    cell = json.loads(path.read_text())
-    budget = {'epochs': cell['max_epochs']}
-    if 'patience' in cell:  # older cells ran with the default patience
-        budget['patience'] = cell['patience']
-    return {**cell['selected'], **budget}
+    return selected_config(read_cell(CELL_NAMES.get(dataset, dataset), backbone))
 
 
 def conditions(splits) -> list[str]:

@@ -35,8 +35,8 @@ def backbone_config(dataset: str, backbone: str) -> dict:
     cell = RESULTS / 'runs' / 'backbones' / f'{CELL_NAMES.get(dataset, dataset)}_{backbone}'
     if not (cell / 'cell.json').is_file():
         return {}
-    config = tuned_config(dataset, backbone)
-    return {k: v for k, v in config.items() if k not in ('epochs', 'patience')}
+    return {k: v for k, v in tuned_config(dataset, backbone).items()
+            if k not in ('epochs', 'patience')}
 
 
 def main() -> None:
