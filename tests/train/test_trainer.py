@@ -7,8 +7,7 @@ import pyg_mmrec.functional as MF
 import pyg_mmrec.train.trainer as trainer_module
 from pyg_mmrec.errors import CheckpointError, ConfigError
 from pyg_mmrec.nn.models import VBPR, LightGCN, Stage
-from pyg_mmrec.train import (TrainConfig, Trainer, load_checkpoint, load_model, make_trainer,
-                             run)
+from pyg_mmrec.train import TrainConfig, Trainer, load_checkpoint, load_model, make_trainer, run
 
 FAST = {'progress': False, 'batch_size': 256, 'lr': 0.01, 'embedding_dim': 16}
 
