@@ -220,48 +220,55 @@ def plot(report: dict, path: Path) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    robust = report['robustness']
+    fig, axes = plt.subplots(1, 3 if robust else 2, figsize=(15 if robust else 10, 3.8))
     backbones = list(dict.fromkeys(r['backbone'] for r in report['main']))
     width = 0.8 / len(VARIANTS)
     for i, variant in enumerate(VARIANTS):
-        values = [next((means(r['records'], 'Recall@20') for r in report['main']
-                        if r['backbone'] == b and r['variant'] == variant), 0.0)
-                  for b in backbones]
-        axes[0].bar([x + i * width for x in range(len(backbones))], values, width,
-                    label=variant, color=f'C{i}')
+        rows = [next((r for r in report['main']
+                      if r['backbone'] == b and r['variant'] == variant), None)
+                for b in backbones]
+        values = [[r['test']['Recall@20'] for r in row['records']] if row else [0.0]
+                  for row in rows]
+        axes[0].bar([x + i * width for x in range(len(backbones))],
+                    [statistics.mean(v) for v in values], width, label=variant, color=f'C{i}',
+                    yerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
+                    capsize=2)
     axes[0].set_xticks([x + width for x in range(len(backbones))], backbones)
-    axes[0].set_ylabel('test Recall@20')
+    axes[0].set_ylabel('test Recall@20 (mean ± std over seeds)')
     axes[0].set_title(report['data'])
     axes[0].legend(fontsize=8)
 
-    labels, decreases, colors = [], [], []
-    for row in report['robustness']:
-        clean = next(r for r in report['main'] if r['backbone'] == row['backbone']
-                     and r['variant'] == row['variant'])
-        before = means(clean['records'], 'Recall@5')
-        labels.append(f"{row['backbone']} {row['variant']} {row['condition']}")
-        decreases.append(100 * (before - means(row['records'], 'Recall@5')) / before
-                         if before else 0.0)
-        colors.append(f"C{list(VARIANTS).index(row['variant'])}")
-    axes[1].barh(labels, decreases, color=colors)
-    axes[1].invert_yaxis()
-    axes[1].tick_params(axis='y', labelsize=7)
-    axes[1].set_xlabel('decrease of test Recall@5 on perturbed data (%)')
+    if robust:
+        labels, decreases, colors = [], [], []
+        for row in robust:
+            clean = next(r for r in report['main'] if r['backbone'] == row['backbone']
+                         and r['variant'] == row['variant'])
+            before = means(clean['records'], 'Recall@5')
+            labels.append(f"{row['backbone']} {row['variant']} {row['condition']}")
+            decreases.append(100 * (before - means(row['records'], 'Recall@5')) / before
+                             if before else 0.0)
+            colors.append(f"C{list(VARIANTS).index(row['variant'])}")
+        axes[1].barh(labels, decreases, color=colors)
+        axes[1].invert_yaxis()
+        axes[1].tick_params(axis='y', labelsize=7)
+        axes[1].set_xlabel('decrease of test Recall@5 on perturbed data (%)')
 
+    # Validation curves of the robustness backbones, or of every backbone without them.
+    curves = [b for b in backbones if b in {r['backbone'] for r in robust}] or backbones
     for row in report['main']:
-        if row['backbone'] not in {r['backbone'] for r in report['robustness']}:
+        if row['backbone'] not in curves:
             continue
         lines = Path(row['records'][0]['log']).read_text().splitlines()
         log = [json.loads(line) for line in lines]
-        axes[2].plot([e['epoch'] for e in log if 'valid' in e],
-                     [e['valid']['Recall@20'] for e in log if 'valid' in e], lw=1,
-                     ls='-' if row['backbone'] == ROBUST[0] else '--',
-                     color=f"C{list(VARIANTS).index(row['variant'])}",
-                     label=f"{row['backbone']} {row['variant']}")
-    axes[2].set_xlabel('epoch')
-    axes[2].set_ylabel('validation Recall@20 (first seed)')
-    if axes[2].lines:  # no robustness backbones, no curves
-        axes[2].legend(fontsize=7)
+        axes[-1].plot([e['epoch'] for e in log if 'valid' in e],
+                      [e['valid']['Recall@20'] for e in log if 'valid' in e], lw=1,
+                      ls=['-', '--', ':', '-.'][curves.index(row['backbone']) % 4],
+                      color=f"C{list(VARIANTS).index(row['variant'])}",
+                      label=f"{row['backbone']} {row['variant']}")
+    axes[-1].set_xlabel('epoch')
+    axes[-1].set_ylabel('validation Recall@20 (first seed)')
+    axes[-1].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
