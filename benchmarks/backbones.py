@@ -66,26 +66,34 @@ PUBLISHED_BABY = {'bprmf': (0.0575, 0.0249), 'lightgcn': (0.0754, 0.0328),
                   'bm3': (0.0883, 0.0383), 'freedom': (0.0992, 0.0424)}
 # A dense-similarity LATTICE on this CPU, tiktok (issue 3): seconds per epoch / val pass.
 LATTICE_REFERENCE = (29.0, 9.0)
+CELL_FILE = 'cell.json'
 
 
 def load(dataset: str, transform=None):
     """The dataset's splits (ml-100k-text: text encoded once and cached, plus a text graph);
     ``transform`` (a feature transform) applies to every view, before the text graph."""
+    from torch_geometric.transforms import Compose
+
     from pyg_mmrec.data import DataSplits, load_dataset, load_movielens100k
-    transform = transform or (lambda view: view)
     if dataset == 'ml-100k-text':
         from pyg_mmrec.transforms import EncodeText, ModalityKNNGraph
         splits = load_movielens100k(DATA / 'ml-100k', seed=2024)
-        encode = EncodeText(cache_dir=ROOT / 'runs' / 'text-cache')
-        knn = ModalityKNNGraph(k=10)
-        return DataSplits(*(knn(transform(encode(view))) for view in splits))
-    splits = load_dataset(dataset if dataset == 'synthetic' else DATA / dataset)
-    return DataSplits(*(transform(view) for view in splits))
+        steps = [EncodeText(cache_dir=ROOT / 'runs' / 'text-cache'), transform,
+                 ModalityKNNGraph(k=10)]
+    else:
+        splits = load_dataset(dataset if dataset == 'synthetic' else DATA / dataset)
+        steps = [transform]
+    return DataSplits(*map(Compose([s for s in steps if s is not None]), splits))
+
+
+def cell_dir(dataset: str, model: str, out: Path = RESULTS) -> Path:
+    """The folder of the (``dataset``, ``model``) cell; ``CELL_FILE`` in it marks it finished."""
+    return out / 'runs' / 'backbones' / f'{dataset}_{model}'
 
 
 def read_cell(dataset: str, model: str, out: Path = RESULTS) -> dict:
     """The finished cell of ``model`` on ``dataset`` (exits with a message if it has not run)."""
-    path = out / 'runs' / 'backbones' / f'{dataset}_{model}' / 'cell.json'
+    path = cell_dir(dataset, model, out) / CELL_FILE
     if not path.is_file():
         raise SystemExit(f'{path} is missing: run backbones.py --datasets {dataset} '
                          f'--models {model} first')
@@ -283,13 +291,13 @@ def main() -> None:
     cells_dir = args.out / 'runs' / 'backbones'
     if args.cell:  # a worker process: one cell
         dataset, model = args.cell
-        out = cells_dir / f'{dataset}_{model}'
-        write_json(out / 'cell.json', run_cell(dataset, model, args.seeds, args.max_epochs,
+        out = cell_dir(dataset, model, args.out)
+        write_json(out / CELL_FILE, run_cell(dataset, model, args.seeds, args.max_epochs,
                                                args.patience, args.design, out))
         return
     if not args.report_only:
         todo = [(d, m) for d in args.datasets for m in args.models
-                if not (cells_dir / f'{d}_{m}' / 'cell.json').is_file()]
+                if not (cell_dir(d, m, args.out) / CELL_FILE).is_file()]
 
         def run_worker(cell: tuple[str, str]) -> None:
             print(f'== {cell[0]} {cell[1]}', flush=True)
@@ -303,7 +311,7 @@ def main() -> None:
 
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(run_worker, todo))
-    cells = [json.loads(p.read_text()) for p in sorted(cells_dir.glob('*/cell.json'))]
+    cells = [json.loads(p.read_text()) for p in sorted(cells_dir.glob(f'*/{CELL_FILE}'))]
     write_json(args.out / 'backbones.json', {'cells': cells})
     table = write_table(cells)
     (args.out / 'backbones.md').write_text(table)

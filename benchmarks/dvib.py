@@ -79,6 +79,8 @@ def conditions(splits) -> list[str]:
 def load(data: str, condition: str = 'clean'):
     """The dataset at ``data`` under ``condition`` (see :func:`conditions`); item texts, when
     there are any, are encoded into a text modality (cached)."""
+    from torch_geometric.transforms import Compose
+
     from pyg_mmrec.data import DataSplits, load_dataset, modalities
     from pyg_mmrec.transforms import EncodeText, FeatureNoise, FeatureRedundancy, TextRedundancy
     splits = load_dataset(data)
@@ -93,12 +95,7 @@ def load(data: str, condition: str = 'clean'):
     if condition == 'vr':  # the image features, else every modality (ml-100k: the text)
         steps.append(FeatureRedundancy(
             modalities='image' if 'image' in modalities(splits.train) else None, seed=0))
-    views = []
-    for view in splits:
-        for step in steps:
-            view = step(view)
-        views.append(view)
-    return DataSplits(*views)
+    return DataSplits(*map(Compose(steps), splits))
 
 
 def record(results: dict, out: Path) -> dict:

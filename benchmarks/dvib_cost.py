@@ -23,7 +23,8 @@ import statistics
 import time
 from pathlib import Path
 
-from dvib import BACKBONES, CELL_NAMES, load, tuned_config
+from backbones import CELL_FILE, cell_dir, read_cell
+from dvib import BACKBONES, CELL_NAMES, load
 from foundation import DATA, RESULTS
 
 VARIANTS = {'bare': None, 'DVIB_c': {'variant': 'constant', 'sigma': 1e-3, 'gamma_d': 0.1},
@@ -31,12 +32,10 @@ VARIANTS = {'bare': None, 'DVIB_c': {'variant': 'constant', 'sigma': 1e-3, 'gamm
 
 
 def backbone_config(dataset: str, backbone: str) -> dict:
-    """The tuned configuration without its epoch budget, or the defaults (empty)."""
-    cell = RESULTS / 'runs' / 'backbones' / f'{CELL_NAMES.get(dataset, dataset)}_{backbone}'
-    if not (cell / 'cell.json').is_file():
-        return {}
-    return {k: v for k, v in tuned_config(dataset, backbone).items()
-            if k not in ('epochs', 'patience')}
+    """The backbone's tuned configuration (without the epoch budget), or its defaults (empty)."""
+    name = CELL_NAMES.get(dataset, dataset)
+    return (read_cell(name, backbone)['selected']
+            if (cell_dir(name, backbone) / CELL_FILE).is_file() else {})
 
 
 def main() -> None:
