@@ -28,7 +28,7 @@ validation epoch.
 Runs whose ``results.json`` (searches: ``tune.json``) exists under
 ``<out>/runs/dvib/<dataset>/`` are not repeated and interrupted ones continue from their
 checkpoints (``--force`` repeats them), so the benchmark can be interrupted and resumed, and
-seeds added later. ``--dvib-set`` configures the DVIB runs
+seeds or variants (``--variants``) added later. ``--dvib-set`` configures the DVIB runs
 only (e.g. ``relative=true``); those runs, the report and the figure then carry the settings in
 their names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
 ``--out``, the figure ``docs/_static/dvib_recall.png``.
@@ -39,6 +39,7 @@ Usage::
     python benchmarks/dvib.py --seeds 2024 2025 2026
     python benchmarks/dvib.py --tuned --backbones bm3 --robust --seeds 2024 2025 2026
     python benchmarks/dvib.py --data ../shared/data/ml-100k --backbones mmgcn bm3
+    python benchmarks/dvib.py --tuned --backbones mmgcn --robust --variants DVIB_a
     python benchmarks/dvib.py --backbones layergcn selfcf --robust --dvib-set relative=true
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
         --set epochs=2 --out /tmp/dvib-smoke                    # a smoke run
@@ -204,10 +205,10 @@ def write_report(report: dict) -> str:
         rows = {r['variant']: r['records'] for r in report['main'] if r['backbone'] == backbone}
         secs = {v: statistics.median(r['train_seconds_per_epoch'] for r in recs)
                 for v, recs in rows.items()}
-        cost = [f"{secs[v]:.2f} ({secs[v] / secs['bare']:.2f}×)" if v != 'bare'
-                else f'{secs[v]:.2f}' for v in VARIANTS if v in secs]
+        cost = [('—' if v not in secs else f'{secs[v]:.2f}' if v == 'bare'
+                 else f"{secs[v]:.2f} ({secs[v] / secs['bare']:.2f}×)") for v in VARIANTS]
         best = ' / '.join(str(statistics.median(r['best_epoch'] for r in rows[v]))
-                          for v in VARIANTS if v in rows)
+                          if v in rows else '—' for v in VARIANTS)
         lines.append(f"| {backbone} | {' | '.join(cost)} | {best} |")
     return '\n'.join(lines) + '\n'
 
@@ -280,6 +281,9 @@ def main() -> None:
     parser.add_argument('--backbones', nargs='+', default=[b for b in BACKBONES if b in MODELS])
     parser.add_argument('--robust', nargs='*', default=[b for b in ROBUST if b in MODELS],
                         help='backbones of the robustness runs')
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS),
+                        help='the variants of the main table to run (bare is always run: '
+                             'the gains and the robustness runs compare with it)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--gamma-d', nargs='+', type=float, default=GAMMA_D)
     parser.add_argument('--sigma', nargs='+', type=float, default=SIGMA)
@@ -322,8 +326,9 @@ def main() -> None:
               'tuned': args.tuned, 'backbone_configs': configs, 'main': [], 'robustness': []}
     selected = {}
     # The robustness runs compare with the clean runs of the same backbones.
+    variants = [v for v in VARIANTS if v == 'bare' or v in args.variants]
     for backbone in backbones:
-        for variant in VARIANTS:
+        for variant in variants:
             print(f'== {name} {backbone} {variant}', flush=True)
             point, records = run_variant(backbone, variant, clean, args.seeds, configs[backbone],
                                          folder(backbone, variant), grids, args.force,
@@ -334,7 +339,7 @@ def main() -> None:
     for condition in conditions(clean)[1:]:
         splits = load(args.data, condition)
         for backbone in args.robust:
-            for variant in ('bare', 'DVIB_a'):
+            for variant in [v for v in ('bare', 'DVIB_a') if v in variants]:
                 print(f'== {name} {backbone} {variant} {condition}', flush=True)
                 _, records = run_variant(backbone, variant, splits, args.seeds,
                                          configs[backbone],
