@@ -31,7 +31,8 @@ checkpoints (``--force`` repeats them), so the benchmark can be interrupted and 
 seeds or variants (``--variants``) added later. ``--dvib-set`` configures the DVIB runs
 only (e.g. ``relative=true``); those runs, the report and the figure then carry the settings in
 their names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
-``--out``, the figure ``docs/_static/dvib_recall.png``.
+``--out``, the figure ``docs/_static/dvib_recall.png`` (``dvib_<dataset>...`` for datasets other
+than tiktok, e.g. ``dvib_ml-100k.md``).
 
 Usage::
 
@@ -348,11 +349,13 @@ def main() -> None:
                                          dvib=dvib)
                 report['robustness'].append({'backbone': backbone, 'variant': variant,
                                              'condition': condition, 'records': records})
-    write_json(args.out / f'dvib{tag}.json', report)
+    # Reports of datasets other than tiktok carry the dataset's name.
+    stem = ('' if name == 'tiktok' else f'_{name}') + tag
+    write_json(args.out / f'dvib{stem}.json', report)
     table = write_report(report)
-    (args.out / f'dvib{tag}.md').write_text(table)
+    (args.out / f'dvib{stem}.md').write_text(table)
     figure = ((ROOT / 'docs' / '_static' if args.out == RESULTS else args.out)
-              / f'dvib_recall{tag}.png')
+              / f'dvib{stem}_recall.png')
     plot(report, figure)
     print(table)
 

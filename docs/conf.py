@@ -111,11 +111,16 @@ def _benchmark_fragment(name: str) -> str:
                 f'   (``benchmarks/results/{name}.md`` does not exist yet). Run\n'
                 f'   ``python benchmarks/{name}.py`` and rebuild the documentation.\n')
     text = _markdown_to_rst(results.read_text(encoding='utf-8'))
+    # The report's figures are <name>_*.png, except those of a report whose name extends it
+    # (dvib_ml-100k_recall.png belongs to dvib_ml-100k, not to dvib).
+    longer = [other for other in REPORTS if other.startswith(f'{name}_')]
     for figure in sorted((DOCS / '_static').glob(f'{name}_*.png')):
-        text += f'\n.. image:: /_static/{figure.name}\n   :width: 100%\n'
+        if not any(figure.stem.startswith(f'{other}_') for other in longer):
+            text += f'\n.. image:: /_static/{figure.name}\n   :width: 100%\n'
     return text
 
 
-for _name in ('foundation', 'knn_graph', 'backbones', 'bm3_reference', 'drowned_content',
-              'ibmrec', 'dvib', 'dvib_cost', 'hidden_scale', 'msi'):
+REPORTS = ('foundation', 'knn_graph', 'backbones', 'bm3_reference', 'drowned_content', 'ibmrec',
+           'dvib', 'dvib_ml-100k', 'dvib_cost', 'hidden_scale', 'msi')
+for _name in REPORTS:
     _write_if_changed(DOCS / '_generated' / f'{_name}.rst', _benchmark_fragment(_name))
