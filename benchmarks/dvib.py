@@ -182,9 +182,10 @@ def write_report(report: dict) -> str:
         lines += ['', '## Robustness', '',
                   'Relative decrease of test Recall (mean over seeds) on perturbed data against '
                   'the clean run of the same model: noiseχ = Gaussian noise of std χ on every '
-                  'modality; vr = 512 |N(1, 9)| and 512 zero dimensions appended to the image '
-                  'features; tr = a random 30-character string appended to half of the item '
-                  'texts before encoding.', '',
+                  'modality; vr = 512 dimensions drawn from abs(N(1, 9)) and 512 zero dimensions '
+                  'appended to the image features (every modality where there are none); '
+                  'tr = a random 30-character string appended to half of the item texts '
+                  'before encoding.', '',
                   '| backbone | variant | condition | R@5 clean | R@5 perturbed | decrease '
                   '| R@20 clean | R@20 perturbed | decrease |', '|' + '---|' * 9]
         for row in report['robustness']:
