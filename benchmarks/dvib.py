@@ -236,6 +236,7 @@ def plot(report: dict, path: Path) -> None:
                     yerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
                     capsize=2)
     axes[0].set_xticks([x + width for x in range(len(backbones))], backbones)
+    axes[0].tick_params(axis='x', labelrotation=30)
     axes[0].set_ylabel('test Recall@20 (mean ± std over seeds)')
     axes[0].set_title(report['data'])
     axes[0].legend(fontsize=8)
