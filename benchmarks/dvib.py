@@ -41,6 +41,8 @@ Usage::
     python benchmarks/dvib.py --tuned --backbones bm3 --robust --seeds 2024 2025 2026
     python benchmarks/dvib.py --data ../shared/data/ml-100k --backbones mmgcn bm3
     python benchmarks/dvib.py --tuned --backbones mmgcn --robust --variants DVIB_a
+    python benchmarks/dvib.py --data ../shared/data/ml-100k --tuned --backbones mmgcn \
+        --robust mmgcn --variants DVIB_a --conditions tr vr   # the redundancy runs first
     python benchmarks/dvib.py --backbones layergcn selfcf --robust --dvib-set relative=true
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
         --set epochs=2 --out /tmp/dvib-smoke                    # a smoke run
@@ -288,6 +290,9 @@ def main() -> None:
     parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS),
                         help='the variants of the main table to run (bare is always run: '
                              'the gains and the robustness runs compare with it)')
+    parser.add_argument('--conditions', nargs='+', metavar='CONDITION',
+                        help='robustness conditions to run, in this order (default: every one '
+                             'the data allows: noise0.01 noise0.05 vr, and tr with item texts)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--gamma-d', nargs='+', type=float, default=GAMMA_D)
     parser.add_argument('--sigma', nargs='+', type=float, default=SIGMA)
@@ -340,7 +345,12 @@ def main() -> None:
             selected[backbone, variant] = point
             report['main'].append({'backbone': backbone, 'variant': variant,
                                    'selected': point, 'records': records})
-    for condition in conditions(clean)[1:]:
+    available = conditions(clean)[1:]
+    unknown = [c for c in args.conditions or [] if c not in available]
+    if unknown:
+        raise SystemExit(f"--conditions {' '.join(unknown)}: not available on {name}; "
+                         f"choose from {' '.join(available)}")
+    for condition in args.conditions or available:
         splits = load(args.data, condition)
         for backbone in args.robust:
             for variant in [v for v in ('bare', 'DVIB_a') if v in variants]:
