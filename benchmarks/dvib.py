@@ -41,7 +41,7 @@ Usage::
     python benchmarks/dvib.py --tuned --backbones bm3 --robust --seeds 2024 2025 2026
     python benchmarks/dvib.py --data ../shared/data/ml-100k --backbones mmgcn bm3
     python benchmarks/dvib.py --tuned --backbones mmgcn --robust --variants DVIB_a
-    python benchmarks/dvib.py --data ../shared/data/ml-100k --tuned --backbones mmgcn \
+    python benchmarks/dvib.py --data ../shared/data/ml-100k --tuned --backbones mmgcn \\
         --robust mmgcn --variants DVIB_a --conditions tr vr   # the redundancy runs first
     python benchmarks/dvib.py --backbones layergcn selfcf --robust --dvib-set relative=true
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
@@ -331,6 +331,11 @@ def main() -> None:
         return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
                        + ('' if condition == 'clean' else f'_{condition}'))
     clean = load(args.data)
+    available = conditions(clean)[1:]
+    unknown = [c for c in args.conditions or [] if c not in available]
+    if unknown:
+        raise SystemExit(f"--conditions {' '.join(unknown)}: not available on {name}; "
+                         f"choose from {' '.join(available)}")
     report = {'data': name, 'seeds': args.seeds, 'grids': grids, 'config': base, 'dvib': dvib,
               'tuned': args.tuned, 'backbone_configs': configs, 'main': [], 'robustness': []}
     selected = {}
@@ -345,11 +350,6 @@ def main() -> None:
             selected[backbone, variant] = point
             report['main'].append({'backbone': backbone, 'variant': variant,
                                    'selected': point, 'records': records})
-    available = conditions(clean)[1:]
-    unknown = [c for c in args.conditions or [] if c not in available]
-    if unknown:
-        raise SystemExit(f"--conditions {' '.join(unknown)}: not available on {name}; "
-                         f"choose from {' '.join(available)}")
     for condition in args.conditions or available:
         splits = load(args.data, condition)
         for backbone in args.robust:
