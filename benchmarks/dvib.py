@@ -332,7 +332,8 @@ def main() -> None:
                        + ('' if condition == 'clean' else f'_{condition}'))
     clean = load(args.data)
     available = conditions(clean)[1:]
-    unknown = [c for c in args.conditions or [] if c not in available]
+    chosen = args.conditions or available
+    unknown = [c for c in chosen if c not in available]
     if unknown:
         raise SystemExit(f"--conditions {' '.join(unknown)}: not available on {name}; "
                          f"choose from {' '.join(available)}")
@@ -350,7 +351,7 @@ def main() -> None:
             selected[backbone, variant] = point
             report['main'].append({'backbone': backbone, 'variant': variant,
                                    'selected': point, 'records': records})
-    for condition in args.conditions or available:
+    for condition in chosen:
         splits = load(args.data, condition)
         for backbone in args.robust:
             for variant in [v for v in ('bare', 'DVIB_a') if v in variants]:
