@@ -127,8 +127,8 @@ def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, patien
 
     import pyg_mmrec
     from pyg_mmrec.data import modalities
+    from pyg_mmrec.registry import get_model_class
     from pyg_mmrec.train import half_fraction, resume_run
-    from pyg_mmrec.train.registry import get_model_class
 
     splits = load(dataset)
     cls = get_model_class(model)
@@ -266,7 +266,7 @@ def plot(cells: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    from pyg_mmrec.train.registry import MODELS
+    from pyg_mmrec.registry import MODELS
 
     backbones = sorted(KNOBS)
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])

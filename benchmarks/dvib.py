@@ -279,7 +279,7 @@ def plot(report: dict, path: Path) -> None:
 
 
 def main() -> None:
-    from pyg_mmrec.train.registry import MODELS
+    from pyg_mmrec.registry import MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default=str(DATA / 'tiktok'),

@@ -33,7 +33,7 @@ def measure(dataset: str, backbones: list[str], epochs: int, seed: int) -> list[
     import pyg_mmrec
     from pyg_mmrec.data import load_dataset, modalities
     from pyg_mmrec.ib import hidden_scale
-    from pyg_mmrec.train.registry import get_model_class
+    from pyg_mmrec.registry import get_model_class
 
     splits = load_dataset(dataset if dataset == 'synthetic' else DATA / dataset)
     rows = []
@@ -76,8 +76,8 @@ def write_report(rows: list[dict]) -> str:
 
 def main() -> None:
     from pyg_mmrec.ib import PlugIn
+    from pyg_mmrec.registry import MODELS
     from pyg_mmrec.train.checkpoint import write_json
-    from pyg_mmrec.train.registry import MODELS
 
     backbones = sorted(n for n, cls in MODELS.items() if not issubclass(cls, PlugIn))
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])

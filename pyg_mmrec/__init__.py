@@ -1,5 +1,5 @@
 """pyg_mmrec: multimodal recommendation with information-bottleneck denoising, on PyG."""
-from pyg_mmrec import data, functional, metrics, nn, train, transforms
+from pyg_mmrec import data, functional, ib, metrics, nn, train, transforms
 from pyg_mmrec.errors import CheckpointError, ConfigError, DataError, PygMMRecError
 from pyg_mmrec.train import evaluate, load_model, recommend, run, tune
 
@@ -13,6 +13,7 @@ __all__ = [
     'data',
     'evaluate',
     'functional',
+    'ib',
     'load_model',
     'metrics',
     'nn',

@@ -81,9 +81,8 @@ def _train(args: argparse.Namespace) -> None:
         # The same settings without the plug-in's own: the same seed gives the backbone the
         # same initial weights, so the two columns differ by the plug-in alone.
         name = results['config']['backbone']
-        bare = {k: v for k, v in config.items()
-                if k != 'backbone' and k not in plugin.own_hparam_defaults()}
-        base = run(name, data, bare, out_dir=f'{args.out}/backbone', resume=args.resume)
+        base = run(name, data, plugin.backbone_config(config), out_dir=f'{args.out}/backbone',
+                   resume=args.resume)
         print(f"{name} (bare backbone): best epoch {base['best_epoch']} of "
               f"{base['epochs_run']}, {base['train_seconds_per_epoch']:.2f} s/epoch")
         columns = {f'{args.model} test': results['test'], f'{name} test': base['test']}

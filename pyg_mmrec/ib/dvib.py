@@ -9,8 +9,9 @@ from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.ib.plugin import PlugIn
-from pyg_mmrec.nn.models.recommender import Encoded, Recommender
+from pyg_mmrec.ib.plugin import PlugIn, probe_forward
+from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.registry import register
 
 VARIANTS = ('adaptive', 'constant')
 
@@ -25,14 +26,7 @@ def hidden_tensors(backbone: Recommender, data: HeteroData) -> tuple[Encoded, li
         seen.append(h)
         return h
 
-    was_training = backbone.training
-    backbone.eval()
-    try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad(), backbone.perturb_hidden(record):
-            out = backbone.encode(data)
-    finally:
-        backbone.train(was_training)
-    return out, seen
+    return probe_forward(backbone, data, backbone.perturb_hidden(record)), seen
 
 
 def probe_hidden_dims(backbone: Recommender, data: HeteroData) -> tuple[int, ...]:
@@ -85,6 +79,7 @@ class NoiseScale(torch.nn.Module):
         return f'{self.__class__.__name__}({self.in_channels}, {self.hidden_channels})'
 
 
+@register('dvib')
 class DVIB(PlugIn):
     r"""The DVIB plug-in from the `"DVIB: Towards Robust Multimodal Recommender Systems via
     Variational Information Bottleneck Distillation" <https://github.com/MarshmallowLight/DVIB>`_
@@ -178,6 +173,8 @@ class DVIB(PlugIn):
         hidden_dims (iterable of int, optional): Sizes of the rows the backbone passes through
             its hook; needed by DVIB\ :sub:`a`, filled in by :meth:`from_data`.
     """
+    required_capabilities = (frozenset({Capability.HIDDEN}),)
+
     def __init__(self, backbone: Recommender, variant: str = 'adaptive', gamma_0: float = 1.0,
                  gamma_d: float = 0.1, gamma_r: float = 1e-3, sigma: float = 1e-3,
                  a: float = 0.5, alpha_0: float = 1.0, beta_0: float = 1.0,

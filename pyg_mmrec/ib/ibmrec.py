@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -8,9 +9,10 @@ from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.ib.plugin import PlugIn
+from pyg_mmrec.ib.plugin import PlugIn, probe_forward
 from pyg_mmrec.nn.conv import PreferenceMaskConv
-from pyg_mmrec.nn.models import LATTICE, VBPR, VLATTICE, Encoded, Recommender, Stage
+from pyg_mmrec.nn.models import Capability, Encoded, Recommender, Stage
+from pyg_mmrec.registry import register
 
 
 def batch_items(pos: Tensor, neg: Tensor, max_items: int) -> Tensor:
@@ -22,6 +24,33 @@ def batch_items(pos: Tensor, neg: Tensor, max_items: int) -> Tensor:
     return items
 
 
+#: What each module needs of the backbone: FIB a representation with a multimedia part built
+#: from the raw features, GIB an item-item graph whose weights it can mask.
+FIB_NEEDS = frozenset({Capability.MODALITY, Capability.MULTIMEDIA})
+GIB_NEEDS = frozenset({Capability.ITEM_GRAPH})
+
+
+def probe_item_graph_channels(backbone: Recommender, data: HeteroData) -> int:
+    """The size of the item states (multimedia and collaborative, side by side) that
+    ``backbone`` passes to its item-graph hook in one forward pass on ``data``.
+
+    Raises:
+        ConfigError: If the backbone passes no item graph through the hook.
+    """
+    seen: list[int] = []
+
+    def record(edge_index, edge_weight, collaborative, multimedia):
+        seen.append(collaborative.size(1) + (0 if multimedia is None else multimedia.size(1)))
+        return edge_weight
+
+    probe_forward(backbone, data, backbone.perturb_item_graph(record))
+    if not seen:
+        raise ConfigError(f"IBMRec: backbone {type(backbone).__name__} declares an item graph "
+                          f"but passes none through self.item_graph_weight(...)")
+    return seen[0]
+
+
+@register('ibmrec')
 class IBMRec(PlugIn):
     r"""The IBMRec plug-in from the "Less is More: Information Bottleneck Denoised Multimedia
     Recommendation" paper (Yang et al.; ``../shared/papers/ibmrec.md``): feature-level (FIB)
@@ -29,16 +58,19 @@ class IBMRec(PlugIn):
     without editing.
 
     **FIB** (§4.2) keeps the per-modality representations :math:`\mathbf{Z}^k` of a backbone
-    with VBPR's :math:`[\text{ID} \,\|\, \text{multimedia}]` representations (VBPR, VLightGCN,
-    VLATTICE) from copying the raw features :math:`\mathbf{M}^k`, and has them serve the
-    users' preferences: the main loss gains (Eq. 22)
+    with VBPR's :math:`[\text{ID} \,\|\, \text{multimedia}]` representations (capabilities
+    :attr:`~pyg_mmrec.nn.models.Capability.MODALITY` and
+    :attr:`~pyg_mmrec.nn.models.Capability.MULTIMEDIA`: VBPR, VLightGCN, VLATTICE) from
+    copying the raw features :math:`\mathbf{M}^k`, and has them serve the users' preferences:
+    the main loss gains (Eq. 22)
 
     .. math::
         \alpha\, \mathcal{L}_\text{FIB} = \alpha \sum_k \widehat{\mathrm{HSIC}}(\mathbf{Z}^k,
         \mathbf{M}^k),
 
     and after each step on it a second stage (Algorithm 1, line 12) steps a separate optimiser
-    over the multimedia parameters :math:`\Theta_2 = [\mathbf{C}, \mathbf{Z}]` only (the users'
+    over the multimedia parameters :math:`\Theta_2 = [\mathbf{C}, \mathbf{Z}]` only (the
+    backbone's :meth:`~pyg_mmrec.nn.models.Recommender.multimedia_parameters`: the users'
     multimedia embeddings and the modality projections) on the in-batch InfoNCE of Eq. 31,
 
     .. math::
@@ -46,13 +78,15 @@ class IBMRec(PlugIn):
         \frac{\exp(\cos(\mathbf{c}_a, \mathbf{z}_i)/\tau)}
         {\sum_{j \in \mathcal{B}_v} \exp(\cos(\mathbf{c}_a, \mathbf{z}_j)/\tau)},
 
-    with :math:`\mathbf{c}_a` and :math:`\mathbf{z}_i` the multimedia halves of the final user
-    and item representations (whose inner product is the multimedia part
+    with :math:`\mathbf{c}_a` and :math:`\mathbf{z}_i` the multimedia parts of the final user
+    and item representations (:attr:`~pyg_mmrec.nn.models.Encoded.user_multimedia` and
+    :attr:`~pyg_mmrec.nn.models.Encoded.item_multimedia`, whose inner product is the multimedia part
     :math:`g(\mathbf{c}_a, \mathbf{z}_i)` of the score) and :math:`\mathcal{B}_v` the batch's
     positive items (:func:`~pyg_mmrec.functional.info_nce`, one-sided).
 
     **GIB** (§4.3) masks the item-item graph :math:`\mathbf{S}` of a backbone that has one
-    (LATTICE, VLATTICE) through its :meth:`~pyg_mmrec.nn.models.Recommender.perturb_item_graph`
+    (capability :attr:`~pyg_mmrec.nn.models.Capability.ITEM_GRAPH`: LATTICE, VLATTICE,
+    FREEDOM) through its :meth:`~pyg_mmrec.nn.models.Recommender.perturb_item_graph`
     hook with a learned relaxed Bernoulli mask (:class:`~pyg_mmrec.nn.conv.PreferenceMaskConv`,
     Eqs. 23–24, over the items' multimedia and collaborative states :math:`[\mathbf{z}_i \,\|\,
     \mathbf{q}_i]`); the scores use the representations :math:`\mathbf{Y}'` from the masked
@@ -65,13 +99,17 @@ class IBMRec(PlugIn):
     with :math:`\mathbf{Y}` the representations from the original graph :math:`\mathbf{S}`.
     In evaluation the mask is its expected value (deterministic).
 
-    The modules apply where Table 3 of the paper applies them: FIB on VBPR, VLightGCN and
-    VLATTICE, GIB on LATTICE and VLATTICE; ``fib`` and ``gib`` switch them off for the
+    Each module applies to every backbone with the capabilities it needs, which on the
+    paper's four backbones is where its Table 3 applies them (FIB on VBPR, VLightGCN and
+    VLATTICE, GIB on LATTICE and VLATTICE: LATTICE's projections only shape its graph, its
+    representations have no multimedia part); ``fib`` and ``gib`` switch them off for the
     ablations of Table 4, and ``second_stage=False`` keeps FIB's HSIC term without its
     InfoNCE stage (``alpha=0`` keeps the stage alone), to tell FIB's two parts apart. With
     ``fib`` and ``gib`` off (or none applicable), the model, its loss, its scores and its
-    random-number use are exactly the backbone's. The backbone is not re-initialised,
-    so a run starts from the same backbone weights as the bare run of the same seed.
+    random-number use are exactly the backbone's. A backbone with the capabilities of neither
+    module is refused with a :class:`~pyg_mmrec.errors.ConfigError` naming what it lacks. The
+    backbone is not re-initialised, so a run starts from the same backbone weights as the bare
+    run of the same seed.
 
     Choices the paper leaves open, written down here:
 
@@ -100,7 +138,7 @@ class IBMRec(PlugIn):
       choices; the second stage uses the trainer's learning rate.
 
     Args:
-        backbone (Recommender): VBPR, VLightGCN, LATTICE or VLATTICE.
+        backbone (Recommender): A backbone with the capabilities of FIB, of GIB, or both.
         fib (bool): Use FIB where it applies. (default: :obj:`True`)
         gib (bool): Use GIB where it applies. (default: :obj:`True`)
         second_stage (bool): Run FIB's second stage (the InfoNCE step on
@@ -118,13 +156,14 @@ class IBMRec(PlugIn):
         mask_temperature (float): Concrete temperature of the GIB mask. (default: :obj:`0.2`)
     """
     default_backbone = 'vlattice'
-    supported_backbones = ('vbpr', 'vlightgcn', 'lattice', 'vlattice')
+    required_capabilities = (FIB_NEEDS, GIB_NEEDS)
 
     def __init__(self, backbone: Recommender, fib: bool = True, gib: bool = True,
                  second_stage: bool = True, alpha: float = 1.0, beta: float = 0.5,
                  sigma2: float | None = None,
                  hsic_normalize: bool = False, hsic_items: int = 512, tau: float = 0.2,
-                 mask_hidden: int = 64, mask_temperature: float = 0.2):
+                 mask_hidden: int = 64, mask_temperature: float = 0.2, *,
+                 mask_channels: int | None = None):
         super().__init__(backbone)
         for name, value in (('alpha', alpha), ('beta', beta)):
             if not value >= 0:
@@ -150,15 +189,23 @@ class IBMRec(PlugIn):
         self.tau = tau
         self.mask_hidden = mask_hidden
         self.mask_temperature = mask_temperature
-        #: Whether each module is active on this backbone (Table 3 of the paper).
-        self.uses_fib = fib and isinstance(backbone, VBPR)
-        self.uses_gib = gib and isinstance(backbone, LATTICE | VLATTICE)
+        #: Whether each module is active on this backbone (from its capabilities).
+        self.uses_fib = fib and FIB_NEEDS <= backbone.capabilities
+        self.uses_gib = gib and GIB_NEEDS <= backbone.capabilities
         self.mask = None
         if self.uses_gib:
-            dim = backbone.embedding_dim  # [z ‖ q], or q alone without features
-            in_channels = dim if getattr(backbone, 'encoder', None) is None else 2 * dim
-            self.mask = PreferenceMaskConv(in_channels, mask_hidden,
+            if mask_channels is None:
+                raise ConfigError("IBMRec's GIB needs the size of the item states the backbone "
+                                  "passes to its item-graph hook: build it with "
+                                  "IBMRec.from_data(data, ...) or pass mask_channels")
+            self.mask = PreferenceMaskConv(mask_channels, mask_hidden,
                                            temperature=mask_temperature)
+
+    @classmethod
+    def data_args(cls, backbone: Recommender, data: HeteroData) -> dict[str, Any]:
+        if GIB_NEEDS <= backbone.capabilities:
+            return {'mask_channels': probe_item_graph_channels(backbone, data)}
+        return {}
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -203,19 +250,12 @@ class IBMRec(PlugIn):
     def _hsic(self, x: Tensor, y: Tensor) -> Tensor:
         return MF.hsic(x, y, self.sigma2, self.hsic_normalize)
 
-    def multimedia_parameters(self) -> list[torch.nn.Parameter]:
-        r""":math:`\Theta_2 = [\mathbf{C}, \mathbf{Z}]`: the users' embedding table (only its
-        multimedia half receives gradients from :meth:`contrastive_loss`) and the modality
-        projections."""
-        return [self.backbone.user_emb.weight, *self.backbone.encoder.parameters()]
-
     def contrastive_loss(self, data: HeteroData, user: Tensor, pos: Tensor, neg: Tensor
                          ) -> Tensor:
         r"""The second stage's InfoNCE :math:`\mathcal{L}_2` (Eq. 31) on the batch's
         (user, positive) pairs."""
         out = self.encode(data, mask_grad=False)
-        dim = self.backbone.embedding_dim
-        return MF.info_nce(out.user[user, dim:], out.item[pos, dim:], self.tau)
+        return MF.info_nce(out.user_multimedia[user], out.item_multimedia[pos], self.tau)
 
     def stages(self) -> list[Stage]:
         if not (self.uses_fib and self.second_stage):

@@ -10,9 +10,9 @@ from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.ib.plugin import PlugIn
 from pyg_mmrec.nn.models.bm3 import BM3, BM3Encoded
 from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.registry import register
 
 
 @dataclasses.dataclass
@@ -30,13 +30,16 @@ class MSIEncoded(BM3Encoded):
         default_factory=dict)
 
 
-class MSI(PlugIn):
+@register('msi')
+class MSI(BM3):
     r"""The MSI method from the `"MSI: Multi-modal Recommendation via Superfluous Semantics
     Discarding and Interaction Preserving" <https://doi.org/10.1145/3652583.3658043>`_ paper
-    (ICMR 2024; ``../shared/papers/msi.md``, Section 3 and Algorithm 1), on a
-    :class:`~pyg_mmrec.nn.models.BM3` backbone whose embeddings, modality projections,
-    LightGCN propagation, contrastive view generator (:class:`~pyg_mmrec.nn.bootstrap.Bootstrap`)
-    and loss terms it reuses.
+    (ICMR 2024, Section 3 and Algorithm 1): a variant of
+    :class:`~pyg_mmrec.nn.models.BM3` that keeps its embeddings, modality projections
+    (:meth:`~pyg_mmrec.nn.models.BM3.modality_reps`), LightGCN propagation, contrastive view
+    generator (:class:`~pyg_mmrec.nn.bootstrap.Bootstrap`) and loss terms
+    (:meth:`~pyg_mmrec.nn.models.BM3.loss_terms`), and changes what the modality
+    representations are.
 
     **Superfluous-semantics discarding** (Eq. 13). Each of the two modalities' projections
     :math:`\mathbf{z}^m` feeds a Gaussian encoder
@@ -73,7 +76,7 @@ class MSI(PlugIn):
     of its starting point: :math:`\mathbf{z}_s = \frac{1}{L+1}\sum_l \mathbf{Z}_l +
     \mathbf{Z}_0`. The users of the modality graphs are discarded, as in the paper. The
     propagations run as one LightGCN pass over the three tables side by side
-    (:meth:`BM3.propagate <pyg_mmrec.nn.models.BM3.propagate>`).
+    (:meth:`propagate_tables`).
 
     **Objective** (Eq. 23) and **scores** (Eq. 24). BM3's terms on these representations,
 
@@ -97,10 +100,21 @@ class MSI(PlugIn):
     BM3's. :func:`view_embeddings` computes the paper's Fig. 3 check.
 
     The paper searches :math:`\alpha` and :math:`\beta` in :math:`\{10^{-1}, \dots,
-    10^{-4}\}` without reporting the chosen values; the defaults here are our choice.
+    10^{-4}\}` without reporting the chosen values; the defaults here are our choice. The
+    layers MSI adds are initialised after BM3's, so a run starts from the same BM3 weights as
+    the bare BM3 run of the same seed.
 
     Args:
-        backbone (BM3): The wrapped BM3 model.
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+        feature_dims (dict): Modality name to feature dimension (read from the data by
+            :meth:`from_data`).
+        embedding_dim (int): BM3's representation size. (default: :obj:`64`)
+        num_layers (int): BM3's LightGCN layers. (default: :obj:`1`)
+        dropout (float): BM3's target-view dropout. (default: :obj:`0.5`)
+        reg_weight (float): BM3's :math:`\lambda_r` (:math:`\gamma` here).
+            (default: :obj:`0.1`)
+        cl_weight (float): BM3's :math:`\lambda_c`. (default: :obj:`2.0`)
         alpha (float): Weight :math:`\alpha` of :math:`\mathcal{L}_\text{ssd}`.
             (default: :obj:`0.1`)
         beta (float): Weight :math:`\beta` of the AKL inside :math:`\mathcal{L}_\text{ssd}`.
@@ -111,25 +125,23 @@ class MSI(PlugIn):
         use_align (bool): The alignment loss. (default: :obj:`True`)
         use_mask (bool): The masking loss. (default: :obj:`True`)
     """
-    default_backbone = 'bm3'
-    supported_backbones = ('bm3',)
-
-    def __init__(self, backbone: BM3, alpha: float = 0.1, beta: float = 0.01,
-                 temperature: float = 0.2, use_ssd: bool = True, use_ip: bool = True,
-                 use_align: bool = True, use_mask: bool = True):
-        if not isinstance(backbone, BM3):
-            raise ConfigError(f"MSI is built on BM3, got a {type(backbone).__name__} backbone")
+    def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
+                 embedding_dim: int = 64, num_layers: int = 1, dropout: float = 0.5,
+                 reg_weight: float = 0.1, cl_weight: float = 2.0, alpha: float = 0.1,
+                 beta: float = 0.01, temperature: float = 0.2, use_ssd: bool = True,
+                 use_ip: bool = True, use_align: bool = True, use_mask: bool = True):
         for name, value in (('alpha', alpha), ('beta', beta)):
             if not value >= 0:
                 raise ConfigError(f"MSI: {name} must be non-negative, got {value!r}")
         if not temperature > 0:
             raise ConfigError(f"MSI: temperature must be positive, got {temperature!r}")
-        names = list(backbone.encoder.feature_dims)
+        names = list(feature_dims)
         if use_ssd and len(names) != 2:
             raise DataError(f"MSI's superfluous-semantics discarding needs exactly two "
                             f"modalities, the data has {len(names)} ({', '.join(names)}); "
                             f"set use_ssd=false to run without it")
-        super().__init__(backbone)
+        super().__init__(num_users, num_items, feature_dims, embedding_dim, num_layers, dropout,
+                         reg_weight, cl_weight)
         self.alpha = alpha
         self.beta = beta
         self.temperature = temperature
@@ -137,19 +149,17 @@ class MSI(PlugIn):
         self.use_ip = use_ip
         self.use_align = use_align
         self.use_mask = use_mask
-        d = backbone.embedding_dim
         self.gaussian = torch.nn.ModuleDict(
-            {m: torch.nn.Linear(d, 2 * d) for m in names} if use_ssd else {})
-        # Only the new modules are initialised: an MSI run starts from the same BM3 weights
-        # as the bare BM3 run of the same seed.
-        self._reset_gaussian()
+            {m: torch.nn.Linear(embedding_dim, 2 * embedding_dim) for m in names}
+            if use_ssd else {})
+        self._reset_gaussian()  # BM3's constructor has initialised the rest
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
         self._reset_gaussian()
 
     def _reset_gaussian(self) -> None:
-        d = self.backbone.embedding_dim
+        d = self.embedding_dim
         for lin in self.gaussian.values():
             torch.nn.init.xavier_uniform_(lin.weight[:d])
             torch.nn.init.zeros_(lin.bias[:d])
@@ -158,9 +168,19 @@ class MSI(PlugIn):
             torch.nn.init.zeros_(lin.weight[d:])
             torch.nn.init.constant_(lin.bias[d:], math.log(math.e - 1))
 
+    def propagate_tables(self, data: HeteroData, item_tables: Tensor) -> tuple[Tensor, Tensor]:
+        r""":math:`k` LightGCN propagations, with the residual on the items, from the user ID
+        embeddings and each of :math:`k` item tables stacked side by side in ``item_tables``
+        ``[I, k·d]``: the users are repeated :math:`k` times, so that the propagations share
+        their starting points and run as one sparse product per layer. Returns the users of
+        the first propagation ``[U, d]`` and every item result ``[I, k·d]``."""
+        ego_user = self.embedding.weight[:self.num_users]
+        k = item_tables.size(1) // self.embedding_dim
+        out = self.conv(torch.cat([ego_user.repeat(1, k), item_tables]), self.adjacency(data))
+        return out[:self.num_users, :self.embedding_dim], out[self.num_users:] + item_tables
+
     def encode(self, data: HeteroData) -> MSIEncoded:
-        bb = self.backbone
-        projections = bb.modality_reps(data)
+        projections = self.modality_reps(data)
         reps, posterior = projections, {}
         if self.use_ssd:
             for m, z in projections.items():
@@ -170,13 +190,13 @@ class MSI(PlugIn):
                 posterior[m] = (mu, std, sample)
             reps = {m: post[2] for m, post in posterior.items()}
         if self.use_ip:
-            ego_item = bb.embedding.weight[bb.num_users:]
-            user, items = bb.propagate(data, torch.cat([ego_item, *reps.values()], dim=1))
-            item, *preserved = items.split(bb.embedding_dim, dim=1)
+            ego_item = self.embedding.weight[self.num_users:]
+            user, items = self.propagate_tables(data, torch.cat([ego_item, *reps.values()], 1))
+            item, *preserved = items.split(self.embedding_dim, dim=1)
             reps = dict(zip(reps, preserved, strict=True))
         else:
-            user, item = bb.propagate(data)
-        return MSIEncoded(bb.bootstrap(user), bb.bootstrap(item), modality=reps,
+            user, item = self.propagate(data)
+        return MSIEncoded(self.bootstrap(user), self.bootstrap(item), modality=reps,
                           hidden=torch.cat(list(projections.values()), dim=1),
                           online_user=user, online_item=item, posterior=posterior)
 
@@ -190,29 +210,25 @@ class MSI(PlugIn):
 
     def batch_loss(self, out: Encoded, user: Tensor, pos: Tensor, neg: Tensor
                    ) -> dict[str, Tensor]:
-        bb = self.backbone
-        terms = bb.loss_terms(out, user, pos)
+        terms = self.loss_terms(out, user, pos)
         losses = {'rec': terms['rec']}
         if self.use_align:
-            losses['align'] = bb.cl_weight * terms['align']
+            losses['align'] = self.cl_weight * terms['align']
         if self.use_mask:
-            losses['mask'] = bb.cl_weight * terms['mask']
+            losses['mask'] = self.cl_weight * terms['mask']
         regularised = [out.online_user, out.online_item]
         if self.use_ip:
             regularised += list(out.modality.values())
-        losses['reg'] = bb.reg_weight * MF.norm_reg(*regularised)
+        losses['reg'] = self.reg_weight * MF.norm_reg(*regularised)
         if self.use_ssd:
             mi, akl = self.ssd_terms(out, pos.unique())
             losses['ssd_mi'] = -self.alpha * mi
             losses['ssd_akl'] = self.alpha * self.beta * akl
         return {'loss': sum(losses.values()), **losses}
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.backbone!r}, alpha={self.alpha}, '
-                f'beta={self.beta}, use_ssd={self.use_ssd}, use_ip={self.use_ip})')
 
 
-def view_embeddings(model: BM3 | MSI, data: HeteroData, view: str = 'id'
+def view_embeddings(model: BM3, data: HeteroData, view: str = 'id'
                     ) -> tuple[Tensor, Tensor]:
     r"""User and item representations that score users against one view of the items only,
     for the interaction-preserving check of the MSI paper (Fig. 3; BM3's counterpart is its
@@ -223,12 +239,11 @@ def view_embeddings(model: BM3 | MSI, data: HeteroData, view: str = 'id'
     without gradients; pass the result to the evaluator like a model's ``forward``.
 
     Args:
-        model (BM3 or MSI): A trained model.
+        model (BM3): A trained BM3 or MSI model.
         data (HeteroData): The training view.
         view (str): ``'id'`` or a modality name. (default: :obj:`'id'`)
     """
-    bm3 = model.backbone if isinstance(model, MSI) else model
-    if not isinstance(bm3, BM3):
+    if not isinstance(model, BM3):
         raise ConfigError(f"view_embeddings needs a BM3 or MSI model, got "
                           f"{type(model).__name__}")
     training = model.training
@@ -241,6 +256,6 @@ def view_embeddings(model: BM3 | MSI, data: HeteroData, view: str = 'id'
             if view not in out.modality:
                 raise ConfigError(f"view_embeddings: unknown view {view!r}; expected 'id' or "
                                   f"one of {sorted(out.modality)}")
-            return out.user, bm3.bootstrap(out.modality[view])
+            return out.user, model.bootstrap(out.modality[view])
     finally:
         model.train(training)

@@ -1,33 +1,49 @@
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.nn.models.recommender import Encoded, Recommender, Stage
+from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender, Stage
+from pyg_mmrec.registry import MODELS, get_model_class, name_of
 
 
-def _backbone_class(name: str) -> type[Recommender]:
-    # Imported here: the registry imports the plug-ins to register them.
-    from pyg_mmrec.train.registry import get_model_class
-    return get_model_class(name)
+def probe_forward(model: Recommender, data: HeteroData,
+                  hook: contextlib.AbstractContextManager) -> Encoded:
+    """One forward pass of ``model`` on ``data`` inside ``hook`` (e.g.
+    ``model.perturb_hidden(record)``) in evaluation mode, without gradients and leaving the
+    random state as it was: how a plug-in measures what a backbone passes through a hook."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad(), hook:
+            return model.encode(data)
+    finally:
+        model.train(was_training)
 
 
 class PlugIn(Recommender):
     r"""Base class of the information-bottleneck plug-ins: a :class:`Recommender` that wraps
     a *backbone* model without editing it.
 
-    The plug-in reads what it needs from the backbone's :class:`Encoded` forward pass (the
-    per-modality representations :math:`\mathbf{Z}^k`, the raw features
-    :math:`\mathbf{M}^k` from :meth:`~Recommender.item_features`, the item graph, the hidden
-    layer :math:`\mathbf{H}` and its :meth:`~Recommender.perturb_hidden` hook) and adds terms
-    to the backbone's :meth:`~Recommender.batch_loss`. Scoring, evaluation and the
-    per-epoch hook are the backbone's own, so a plug-in that only adds training terms costs
-    nothing at inference.
+    The plug-in reads only what the backbone declares in its
+    :attr:`~Recommender.capabilities` (see :class:`~pyg_mmrec.nn.models.Capability`): the
+    per-modality representations :math:`\mathbf{Z}^k` of its :class:`Encoded` forward pass
+    and the raw features :math:`\mathbf{M}^k` from :meth:`~Recommender.item_features`, the
+    ID and multimedia parts of its states and :meth:`~Recommender.multimedia_parameters`, its
+    item-item graph and the :meth:`~Recommender.perturb_item_graph` hook, its hidden layer
+    :math:`\mathbf{H}` and the :meth:`~Recommender.perturb_hidden` hook; and it adds terms
+    to the backbone's :meth:`~Recommender.batch_loss`. A subclass states what it needs in
+    :attr:`required_capabilities`; the backbones it supports follow from the registry. The
+    hooks, scoring, evaluation and the per-epoch hook are the backbone's own (``with
+    plugin.perturb_hidden(hook)`` perturbs the backbone's :math:`\mathbf{H}`), so a
+    plug-in that only adds training terms costs nothing at inference.
 
     Hyper-parameters form one flat namespace: ``backbone`` (a registered model name), the
     plug-in's own constructor arguments, and the backbone's hyper-parameters, e.g.
@@ -40,8 +56,9 @@ class PlugIn(Recommender):
     """
     #: The backbone used when the config names none.
     default_backbone: ClassVar[str] = 'vbpr'
-    #: The registered backbone names this plug-in supports (:obj:`None`: any).
-    supported_backbones: ClassVar[tuple[str, ...] | None] = None
+    #: What a backbone must offer, as alternatives: a backbone qualifies if it has every
+    #: capability of at least one of these sets (none: every backbone qualifies).
+    required_capabilities: ClassVar[tuple[frozenset[Capability], ...]] = ()
 
     def __init__(self, backbone: Recommender):
         super().__init__(backbone.num_users, backbone.num_items)
@@ -55,15 +72,44 @@ class PlugIn(Recommender):
                 if k not in ('self', 'backbone') and p.kind is p.POSITIONAL_OR_KEYWORD}
 
     @classmethod
+    def backbone_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` without the plug-in's own keys and ``backbone``: the settings of the
+        bare backbone (e.g. to train it alongside, as ``--with-backbone`` does)."""
+        own = cls.own_hparam_defaults()
+        return {k: v for k, v in config.items() if k != 'backbone' and k not in own}
+
+    @classmethod
+    def supports(cls, backbone: type[Recommender]) -> bool:
+        """Whether the model class ``backbone`` offers what :attr:`required_capabilities`
+        asks."""
+        return not cls.required_capabilities or any(
+            need <= backbone.capabilities for need in cls.required_capabilities)
+
+    @classmethod
+    def supported_backbones(cls) -> list[str]:
+        """The registered models this plug-in can wrap (derived from their capabilities)."""
+        return sorted(name for name, model in MODELS.items()
+                      if not issubclass(model, PlugIn) and cls.supports(model))
+
+    @classmethod
     def backbone_class(cls, name: str) -> type[Recommender]:
         """The backbone class registered as ``name``, checked against
-        :attr:`supported_backbones`."""
-        backbone = _backbone_class(name)
+        :attr:`required_capabilities`.
+
+        Raises:
+            ConfigError: If ``name`` is unknown, a plug-in, or lacks a capability needed.
+        """
+        backbone = get_model_class(name)
         if issubclass(backbone, PlugIn):
             raise ConfigError(f"{cls.__name__}: backbone {name!r} is itself a plug-in")
-        if cls.supported_backbones is not None and name.lower() not in cls.supported_backbones:
-            raise ConfigError(f"{cls.__name__} supports the backbones "
-                              f"{list(cls.supported_backbones)}, not {name!r}")
+        if not cls.supports(backbone):
+            needs = ' or '.join(f"({', '.join(sorted(need))})"
+                                for need in cls.required_capabilities)
+            lacks = ' or '.join(f"({', '.join(sorted(need - backbone.capabilities))})"
+                                for need in cls.required_capabilities)
+            raise ConfigError(f"{cls.__name__} needs a backbone with the capabilities {needs}; "
+                              f"{name!r} lacks {lacks} (backbones that have them: "
+                              f"{cls.supported_backbones()})")
         return backbone
 
     @classmethod
@@ -82,9 +128,8 @@ class PlugIn(Recommender):
                   **hparams) -> PlugIn:
         """Builds the backbone registered as ``backbone`` for ``data`` with its
         hyper-parameters from ``hparams``, and the plug-in around it with the rest."""
-        own_keys = cls.own_hparam_defaults()
-        own = {k: v for k, v in hparams.items() if k in own_keys}
-        theirs = {k: v for k, v in hparams.items() if k not in own_keys}
+        theirs = cls.backbone_config(hparams)
+        own = {k: v for k, v in hparams.items() if k not in theirs}
         model = cls.backbone_class(backbone or cls.default_backbone).from_data(data, **theirs)
         return cls(model, **own, **cls.data_args(model, data))
 
@@ -96,7 +141,6 @@ class PlugIn(Recommender):
 
     @property
     def hparams(self) -> dict[str, Any]:
-        from pyg_mmrec.train.registry import name_of
         own = {k: getattr(self, k) for k in self.own_hparam_defaults()}
         return {'backbone': name_of(self.backbone), **own, **self.backbone.hparams}
 
@@ -105,6 +149,25 @@ class PlugIn(Recommender):
 
     def encode(self, data: HeteroData) -> Encoded:
         return self.backbone.encode(data)
+
+    def perturb_hidden(self, hook: Callable[[Tensor], Tensor]
+                       ) -> contextlib.AbstractContextManager[None]:
+        return self.backbone.perturb_hidden(hook)
+
+    def hidden(self, h: Tensor) -> Tensor:
+        return self.backbone.hidden(h)
+
+    def perturb_item_graph(self, hook: Callable[..., Tensor]
+                           ) -> contextlib.AbstractContextManager[None]:
+        return self.backbone.perturb_item_graph(hook)
+
+    def item_graph_weight(self, edge_index: Tensor, edge_weight: Tensor, collaborative: Tensor,
+                          multimedia: Tensor | None) -> Tensor:
+        return self.backbone.item_graph_weight(edge_index, edge_weight, collaborative,
+                                               multimedia)
+
+    def multimedia_parameters(self) -> list[torch.nn.Parameter]:
+        return self.backbone.multimedia_parameters()
 
     def on_epoch_start(self, epoch: int) -> None:
         self.backbone.on_epoch_start(epoch)

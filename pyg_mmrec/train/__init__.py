@@ -1,13 +1,21 @@
 """Training, evaluation, checkpoints, configs and the model registry."""
+from pyg_mmrec.registry import MODELS, get_model_class, register
 from pyg_mmrec.train.checkpoint import load_checkpoint, save_checkpoint
-from pyg_mmrec.train.config import TrainConfig, load_yaml, parse_overrides, split_config
+from pyg_mmrec.train.config import (
+    ModelSpec,
+    TrainConfig,
+    load_yaml,
+    parse_overrides,
+    resolve,
+    split_config,
+)
 from pyg_mmrec.train.evaluation import evaluate, recommend
-from pyg_mmrec.train.registry import MODELS, get_model_class, register
 from pyg_mmrec.train.search import half_fraction, tune
 from pyg_mmrec.train.trainer import Trainer, load_model, make_trainer, resume_run, run
 
 __all__ = [
     'MODELS',
+    'ModelSpec',
     'TrainConfig',
     'Trainer',
     'evaluate',
@@ -20,6 +28,7 @@ __all__ = [
     'parse_overrides',
     'recommend',
     'register',
+    'resolve',
     'resume_run',
     'run',
     'save_checkpoint',

@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import torch
 import yaml
 
 from pyg_mmrec.errors import ConfigError
+from pyg_mmrec.registry import get_model_class
+
+if TYPE_CHECKING:
+    from torch_geometric.data import HeteroData
+
+    from pyg_mmrec.nn.models import Recommender
 
 
 @dataclasses.dataclass
@@ -143,3 +151,49 @@ def split_config(config: Mapping[str, Any], hparam_defaults: Mapping[str, Any],
                 f"unknown config key {key!r} for model {model_name!r}; trainer keys: "
                 f"{sorted(TRAIN_KEYS)}; model keys: {sorted(hparam_defaults)}")
     return TrainConfig(**train), hparams
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    r"""A registered model name and a flat config, resolved once by :func:`resolve`.
+
+    Args:
+        name (str): The registered model name (lower case).
+        model_class (type): The model class.
+        train (TrainConfig): The trainer settings.
+        hparams (dict): The model hyper-parameters the config sets (type-checked).
+        defaults (dict): Every hyper-parameter of the model (and of a plug-in's backbone)
+            with its default.
+    """
+    name: str
+    model_class: type[Recommender]
+    train: TrainConfig
+    hparams: dict[str, Any]
+    defaults: dict[str, Any]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Every trainer setting and hyper-parameter of the run, in the JSON form in which
+        results and checkpoints store them (tuples become lists)."""
+        return json.loads(json.dumps({**dataclasses.asdict(self.train), **self.defaults,
+                                      **self.hparams}))
+
+    def build(self, data: HeteroData) -> Recommender:
+        """The model for ``data``, initialised under the config's seed."""
+        torch.manual_seed(self.train.seed)
+        return self.model_class.from_data(data, **self.hparams)
+
+
+def resolve(model: str, config: Mapping[str, Any] | None = None) -> ModelSpec:
+    """Resolves a registered model name and a flat config (trainer settings and model
+    hyper-parameters, a plug-in's ``backbone`` and the backbone's included) into the model
+    class, the trainer settings and the hyper-parameters: the one place where a config is
+    read, for :func:`~pyg_mmrec.train.run`, :func:`~pyg_mmrec.train.tune` and the CLI.
+
+    Raises:
+        ConfigError: For an unknown model, an unknown key or a value of the wrong type.
+    """
+    cls = get_model_class(model)
+    defaults = cls.hparam_defaults(config)
+    train, hparams = split_config(config or {}, defaults, model)
+    return ModelSpec(model.lower(), cls, train, hparams, defaults)

@@ -10,9 +10,8 @@ from pyg_mmrec.data import DataSplits, load_dataset
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.metrics import RankingEvaluator
 from pyg_mmrec.train.checkpoint import write_json
-from pyg_mmrec.train.config import TRAIN_KEYS, split_config
+from pyg_mmrec.train.config import TRAIN_KEYS, resolve
 from pyg_mmrec.train.evaluation import evaluate
-from pyg_mmrec.train.registry import get_model_class
 from pyg_mmrec.train.trainer import CHECKPOINT, load_model, resume_run, run
 
 
@@ -79,14 +78,12 @@ def tune(model: str, data: str | Path | DataSplits,
     config = dict(config or {})
     if resume and out_dir is None:
         raise ConfigError("resuming a search needs the out_dir that holds it")
-    cls = get_model_class(model)
     points = []
     for point in grid_configs(grid):  # check and coerce every point before the first run
-        defaults = cls.hparam_defaults({**config, **point})
-        train_config, hparams = split_config(point, defaults, model)
-        points.append({k: getattr(train_config, k) if k in TRAIN_KEYS else hparams[k]
+        spec = resolve(model, {**config, **point})
+        points.append({k: getattr(spec.train, k) if k in TRAIN_KEYS else spec.hparams[k]
                        for k in point})
-    train_config, _ = split_config(config, cls.hparam_defaults(config), model)
+    train_config = resolve(model, config).train
     metric = train_config.metric
     splits = data if isinstance(data, DataSplits) else load_dataset(data)
 

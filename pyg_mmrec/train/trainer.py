@@ -18,10 +18,10 @@ from pyg_mmrec.data import INTERACTS, DataSplits, TripletLoader, load_dataset
 from pyg_mmrec.errors import CheckpointError, ConfigError
 from pyg_mmrec.metrics import RankingEvaluator
 from pyg_mmrec.nn.models import Recommender
+from pyg_mmrec.registry import get_model_class, name_of
 from pyg_mmrec.train.checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
-from pyg_mmrec.train.config import TrainConfig, split_config
+from pyg_mmrec.train.config import TrainConfig, resolve
 from pyg_mmrec.train.evaluation import evaluate
-from pyg_mmrec.train.registry import get_model_class, name_of
 
 log = logging.getLogger(__name__)
 
@@ -317,12 +317,9 @@ def make_trainer(model: str, splits: DataSplits, config: dict[str, Any] | None =
         data_name (str, optional): The dataset's name in checkpoints and results.
             (default: :obj:`splits.name`)
     """
-    cls = get_model_class(model)
-    train_config, hparams = split_config(config or {}, cls.hparam_defaults(config), model)
-    torch.manual_seed(train_config.seed)
-    net = cls.from_data(splits.train, **hparams)
-    return Trainer(net, splits, train_config, out_dir,
-                   run_info={'model': model.lower(), 'data': data_name or splits.name})
+    spec = resolve(model, config)
+    return Trainer(spec.build(splits.train), splits, spec.train, out_dir,
+                   run_info={'model': spec.name, 'data': data_name or splits.name})
 
 
 def resume_run(model: str, data: str | Path | DataSplits, config: dict[str, Any],
@@ -336,12 +333,7 @@ def resume_run(model: str, data: str | Path | DataSplits, config: dict[str, Any]
         ConfigError: If ``out_dir`` holds a run with other settings.
     """
     out_dir = Path(out_dir)
-    cls = get_model_class(model)
-    defaults = cls.hparam_defaults(config)
-    train_config, hparams = split_config(config, defaults, model)
-    # Compared as JSON, the form in which results.json stores them (tuples become lists).
-    expected = json.loads(json.dumps({**dataclasses.asdict(train_config), **defaults,
-                                      **hparams}))
+    expected = resolve(model, config).settings
 
     def check(path: Path, stored: dict[str, Any]) -> None:
         diff = {k: (stored[k], expected[k]) for k in sorted(stored.keys() & expected.keys())

@@ -4,11 +4,12 @@ import pytest
 import torch
 
 import pyg_mmrec.functional as MF
+from pyg_mmrec import registry
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.ib import DVIB, PlugIn, hidden_scale
 from pyg_mmrec.nn.models import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
-from pyg_mmrec.train import evaluate, load_model, registry, run
+from pyg_mmrec.train import evaluate, load_model, run
 from pyg_mmrec.train.config import split_config
 from pyg_mmrec.train.evaluation import scorer
 

@@ -143,7 +143,8 @@ def test_second_stage_treats_the_sampled_mask_as_a_constant(tiny_splits):
 
 
 def test_unsupported_backbone_and_bad_values_are_refused():
-    with pytest.raises(ConfigError, match='supports the backbones'):
+    with pytest.raises(ConfigError, match=r"'lightgcn' lacks \(modality, multimedia\) or "
+                                          r"\(item_graph\)"):
         IBMRec.hparam_defaults({'backbone': 'lightgcn'})
     backbone = VBPR(10, 12, {'image': 4})
     for bad in ({'alpha': -1.0}, {'tau': 0.0}, {'sigma2': 'wide'}, {'hsic_items': 1}):
@@ -180,3 +181,31 @@ def test_batch_items_are_distinct_batch_items_capped_at_random():
     capped = batch_items(pos, neg, 4)
     assert capped.numel() == 4 and set(capped.tolist()) <= {2, 3, 5, 7, 9, 11}
     assert len(set(capped.tolist())) == 4
+
+
+@pytest.mark.parametrize('backbone', IBMRec.supported_backbones())
+def test_modules_apply_wherever_the_backbone_has_their_capabilities(tiny_splits, backbone):
+    from pyg_mmrec.ib.ibmrec import FIB_NEEDS, GIB_NEEDS
+    model = build(tiny_splits, backbone)
+    capabilities = model.backbone.capabilities
+    assert (model.uses_fib, model.uses_gib) == (FIB_NEEDS <= capabilities,
+                                                GIB_NEEDS <= capabilities)
+    losses = model.loss(tiny_splits.train, *BATCH)
+    assert ('fib' in losses, 'gib' in losses) == (model.uses_fib, model.uses_gib)
+    assert all(torch.isfinite(v) for v in losses.values())
+    losses['loss'].backward()
+    if model.uses_gib:  # the mask learns from the masked graph
+        assert any(p.grad is not None and p.grad.abs().sum() > 0
+                   for p in model.mask.parameters())
+
+
+def test_gib_runs_on_freedom(tiny_splits):
+    assert 'freedom' in IBMRec.supported_backbones()
+    model = build(tiny_splits, 'freedom', knn_k=5)
+    assert model.uses_gib and not model.uses_fib
+    model.eval()
+    out = model.encode(tiny_splits.train)
+    bare = model.backbone.encode(tiny_splits.train)
+    assert torch.equal(out.item_graph[0], bare.item_graph[0])  # same edges, masked weights
+    assert (out.item_graph[1] <= bare.item_graph[1] + 1e-7).all()
+    assert not torch.allclose(out.item, bare.item)

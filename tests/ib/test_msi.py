@@ -37,19 +37,15 @@ def test_info_nce_bound_rises_for_dependent_pairs():
     assert independent < 0.5 < weak < strong <= math.log(n)
 
 
-def test_hparams_form_one_namespace_with_bm3(tiny_splits):
+def test_hparams_are_bm3s_and_its_own(tiny_splits):
     defaults = MSI.hparam_defaults()
-    assert defaults['backbone'] == 'bm3'
-    assert {'alpha', 'beta', 'temperature', 'use_ssd', 'use_ip', 'use_align',
-            'use_mask'} <= set(defaults)
-    assert set(BM3.hparam_defaults()) <= set(defaults)
+    assert set(defaults) == set(BM3.hparam_defaults()) | {
+        'alpha', 'beta', 'temperature', 'use_ssd', 'use_ip', 'use_align', 'use_mask'}
     model = MSI.from_data(tiny_splits.train, embedding_dim=8, alpha=0.5, num_layers=2)
-    assert model.alpha == 0.5 and model.backbone.num_layers == 2
-    assert model.hparams['backbone'] == 'bm3'
-    with pytest.raises(ConfigError, match='supports the backbones'):
-        MSI.from_data(tiny_splits.train, backbone='lightgcn')
+    assert isinstance(model, BM3) and model.alpha == 0.5 and model.num_layers == 2
+    assert model.hparams == {**defaults, 'embedding_dim': 8, 'alpha': 0.5, 'num_layers': 2}
     with pytest.raises(ConfigError, match='alpha'):
-        MSI(model.backbone, alpha=-1.0)
+        MSI(10, 12, {'image': 4, 'text': 4}, alpha=-1.0)
 
 
 def test_needs_exactly_two_modalities_for_discarding():
@@ -68,9 +64,12 @@ def test_needs_exactly_two_modalities_for_discarding():
 
 def test_without_both_modules_msi_is_bm3(tiny_splits):
     data = tiny_splits.train
+    torch.manual_seed(0)
     bm3 = BM3.from_data(data, embedding_dim=8)
-    msi = MSI(bm3, use_ssd=False, use_ip=False)
-    assert msi.backbone is bm3 and sum(p.numel() for p in msi.gaussian.parameters()) == 0
+    torch.manual_seed(0)
+    msi = MSI.from_data(data, embedding_dim=8, use_ssd=False, use_ip=False)
+    assert msi.state_dict().keys() == bm3.state_dict().keys()  # no Gaussian heads
+    assert all(torch.equal(v, bm3.state_dict()[k]) for k, v in msi.state_dict().items())
     user, pos = _batch(tiny_splits)
     expected, got = _seeded_loss(bm3, data, user, pos), _seeded_loss(msi, data, user, pos)
     assert got.keys() == expected.keys()
@@ -82,7 +81,6 @@ def test_without_both_modules_msi_is_bm3(tiny_splits):
 def test_interaction_preserving_propagates_three_item_tables(tiny_splits):
     data = tiny_splits.train
     model = MSI.from_data(data, embedding_dim=8, num_layers=2, use_ssd=False)
-    bb = model.backbone
     out = model.encode(data)
     num_users = tiny_splits.num_users
     adj = user_item_adjacency(data['user', 'interacts', 'item'].edge_index, num_users,
@@ -92,16 +90,16 @@ def test_interaction_preserving_propagates_three_item_tables(tiny_splits):
         z = (x + adj @ x + adj @ adj @ x) / 3
         return z[:num_users], z[num_users:] + x[num_users:]
 
-    e_user = bb.embedding.weight[:num_users]
-    user, item = lightgcn(bb.embedding.weight)
+    e_user = model.embedding.weight[:num_users]
+    user, item = lightgcn(model.embedding.weight)
     assert torch.allclose(out.online_user, user, atol=1e-6)
     assert torch.allclose(out.online_item, item, atol=1e-6)
-    for m, z in bb.modality_reps(data).items():  # items start from the modality projection
+    for m, z in model.modality_reps(data).items():  # items start from the modality projection
         _, expected = lightgcn(torch.cat([e_user, z]))
         assert torch.allclose(out.modality[m], expected, atol=1e-5)
-    assert not torch.allclose(out.modality['image'], bb.modality_reps(data)['image'])
+    assert not torch.allclose(out.modality['image'], model.modality_reps(data)['image'])
     # the ID side equals BM3's own forward pass
-    assert torch.allclose(out.user, bb.encode(data).user, atol=1e-6)
+    assert torch.allclose(out.user, BM3.encode(model, data).user, atol=1e-6)
 
 
 def test_discarding_samples_in_training_and_uses_the_mean_in_evaluation(tiny_splits):
@@ -119,7 +117,7 @@ def test_discarding_samples_in_training_and_uses_the_mean_in_evaluation(tiny_spl
         assert not torch.allclose(sample, mu)
         assert torch.equal(out.modality[m], sample)  # w/o I the sample is used directly
         lin = model.gaussian[m]
-        z = model.backbone.modality_reps(data)[m]
+        z = model.modality_reps(data)[m]
         mean, raw = lin(z).chunk(2, dim=-1)
         assert torch.allclose(mu, mean) and torch.allclose(std, torch.nn.functional.softplus(raw),
                                                            atol=1e-5)
@@ -144,14 +142,14 @@ def test_ssd_loss_is_eq_13_on_the_batch_items(tiny_splits):
     assert torch.allclose(losses['ssd_akl'], 0.3 * 0.2 * akl)
     reg = (out.online_user.norm() + out.online_item.norm()
            + sum(z.norm() for z in out.modality.values())) / tiny_splits.num_items
-    assert torch.allclose(losses['reg'], model.backbone.reg_weight * reg)
+    assert torch.allclose(losses['reg'], model.reg_weight * reg)
     terms = [v for k, v in losses.items() if k != 'loss']
     assert torch.allclose(losses['loss'], sum(terms))
     # the discarding loss trains the Gaussian encoders and the modality projections
     (losses['ssd_mi'] + losses['ssd_akl']).backward()
     assert all(lin.weight.grad.abs().sum() > 0 for lin in model.gaussian.values())
     assert all(lin.weight.grad.abs().sum() > 0
-               for lin in model.backbone.encoder.proj.values())
+               for lin in model.encoder.proj.values())
 
 
 def test_loss_ablations(tiny_splits):
@@ -186,9 +184,10 @@ def test_view_embeddings_for_the_fig3_check(tiny_splits):
     assert torch.equal(user, expected_user) and torch.equal(item, expected_item)
     out = model.encode(data)
     user, text = view_embeddings(model, data, 'text')
-    assert torch.allclose(text, model.backbone.bootstrap(out.modality['text']))
+    assert torch.allclose(text, model.bootstrap(out.modality['text']))
     assert torch.equal(user, out.user)
-    bm3 = model.backbone  # BM3's counterpart: its raw projections
+    torch.manual_seed(0)
+    bm3 = BM3.from_data(data, embedding_dim=8)  # BM3's counterpart: its raw projections
     _, image = view_embeddings(bm3, data, 'image')
     assert torch.allclose(image, bm3.bootstrap(bm3.modality_reps(data)['image']))
     with pytest.raises(ConfigError, match="unknown view 'audio'"):

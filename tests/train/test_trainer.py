@@ -217,7 +217,7 @@ def test_stage_steps_only_its_parameters_after_the_main_step(tiny_splits):
 
 
 def test_resume_with_stages_equals_uninterrupted_run(tiny_splits, tmp_path, monkeypatch):
-    from pyg_mmrec.train import registry
+    from pyg_mmrec import registry
     monkeypatch.setitem(registry.MODELS, 'staged', Staged)
     config = {**FAST, 'embedding_dim': 8, 'batch_size': 512, 'patience': 100}
     full = run('staged', tiny_splits, {**config, 'epochs': 3}, out_dir=tmp_path / 'full')

@@ -8,7 +8,7 @@ from pyg_mmrec.nn.models.layergcn import LayerGCN
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.mmgcn import MMGCN
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
-from pyg_mmrec.nn.models.recommender import Encoded, Recommender, Stage
+from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender, Stage
 from pyg_mmrec.nn.models.selfcf import SelfCF
 from pyg_mmrec.nn.models.vbpr import VBPR
 from pyg_mmrec.nn.models.vlattice import VLATTICE
@@ -18,6 +18,7 @@ __all__ = [
     'BM3',
     'BM3Encoded',
     'BPRMF',
+    'Capability',
     'Encoded',
     'FREEDOM',
     'GRCN',

@@ -10,12 +10,13 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.nn.bootstrap import Bootstrap
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
-from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.registry import register
 
 
 @dataclasses.dataclass
 class BM3Encoded(Encoded):
-    r"""A forward pass of :class:`BM3` (or of a plug-in built on it): :attr:`user` and
+    r"""A forward pass of :class:`BM3` (or of a variant of it): :attr:`user` and
     :attr:`item` are the online views :math:`\tilde{\mathbf{z}}` (the predictor's outputs,
     whose inner product is the score), :attr:`modality` the modality representations the
     alignment and masking losses act on, and the two extra fields the representations before
@@ -29,6 +30,7 @@ class BM3Encoded(Encoded):
     online_item: Tensor | None = None
 
 
+@register('bm3')
 class BM3(LightGCN):
     r"""The BM3 model from the `"Bootstrap Latent Representations for Multi-modal
     Recommendation" <https://arxiv.org/abs/2207.05969>`_ paper (WWW 2023).
@@ -89,6 +91,7 @@ class BM3(LightGCN):
             (default: :obj:`2.0`)
     """
     requires_features = True
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: int = 64, num_layers: int = 1, dropout: float = 0.5,
@@ -98,34 +101,23 @@ class BM3(LightGCN):
         self.cl_weight = cl_weight
         self.encoder = ModalityEncoder(feature_dims, embedding_dim)
         self.bootstrap = Bootstrap(embedding_dim, dropout)
-        self.reset_parameters()
+        BM3.reset_parameters(self)
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if hasattr(self, 'bootstrap'):  # LightGCN.__init__ calls this before they exist
-            self.encoder.reset_parameters()
-            self.bootstrap.reset_parameters()
+        self.encoder.reset_parameters()
+        self.bootstrap.reset_parameters()
 
     def modality_reps(self, data: HeteroData) -> dict[str, Tensor]:
         r"""The modality projections :math:`\mathbf{Z}^m`, each passed through the hidden-layer
         hook on its own."""
         return {m: self.hidden(z) for m, z in self.encoder(self.item_features(data)).items()}
 
-    def propagate(self, data: HeteroData, item_states: Tensor | None = None
-                  ) -> tuple[Tensor, Tensor]:
-        r"""LightGCN over ``data``'s training graph from the user ID embeddings and
-        ``item_states`` (default: the item ID embeddings), plus the item residual; returns
-        :math:`\mathbf{Z}_u` ``[U, d]`` and :math:`\mathbf{Z}_i`.
-
-        ``item_states`` may stack :math:`k` item tables side by side (``[I, k·d]``): the users
-        are then repeated :math:`k` times, which runs :math:`k` propagations that share their
-        user starting points in one sparse product per layer, and the item result is
-        ``[I, k·d]`` (MSI's interaction-preserving graphs use this)."""
-        ego_user, ego_item = self.embedding.weight.split([self.num_users, self.num_items])
-        items = ego_item if item_states is None else item_states
-        k = items.size(1) // self.embedding_dim
-        out = self.conv(torch.cat([ego_user.repeat(1, k), items]), self.adjacency(data))
-        return out[:self.num_users, :self.embedding_dim], out[self.num_users:] + items
+    def propagate(self, data: HeteroData) -> tuple[Tensor, Tensor]:
+        r"""LightGCN over ``data``'s training graph from the ID embeddings, plus the item
+        residual; returns :math:`\mathbf{Z}_u` ``[U, d]`` and :math:`\mathbf{Z}_i` ``[I, d]``."""
+        out = self.conv(self.embedding.weight, self.adjacency(data))
+        return out[:self.num_users], out[self.num_users:] + self.embedding.weight[self.num_users:]
 
     def encode(self, data: HeteroData) -> BM3Encoded:
         reps = self.modality_reps(data)

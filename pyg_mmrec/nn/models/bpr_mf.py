@@ -4,9 +4,11 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from pyg_mmrec.nn.models.recommender import Encoded, Recommender
+from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.registry import register
 
 
+@register('bprmf')
 class BPRMF(Recommender):
     r"""Matrix factorisation trained with the BPR loss, from the `"BPR: Bayesian Personalized
     Ranking from Implicit Feedback" <https://arxiv.org/abs/1205.2618>`_ paper:
@@ -23,6 +25,8 @@ class BPRMF(Recommender):
         embedding_dim (int): Embedding size. (default: :obj:`64`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
     """
+    capabilities = frozenset({Capability.HIDDEN})
+
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
                  reg_weight: float = 1e-4):
         super().__init__(num_users, num_items)

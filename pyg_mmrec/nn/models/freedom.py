@@ -11,11 +11,13 @@ from pyg_mmrec.nn.conv import ItemItemConv, fuse_item_graphs
 from pyg_mmrec.nn.edge_pruning import DegreeSensitivePruning
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
-from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.registry import register
 from pyg_mmrec.transforms.modality_knn_graph import item_graph_of
 from pyg_mmrec.utils import quiet_sparse_csr
 
 
+@register('freedom')
 class FREEDOM(LightGCN):
     r"""The FREEDOM model from the `"A Tale of Two Graphs: Freezing and Denoising Graph
     Structures for Multimodal Recommendation" <https://arxiv.org/abs/2211.06924>`_ paper (Zhou
@@ -57,7 +59,10 @@ class FREEDOM(LightGCN):
     nothing to project: the :math:`\lambda_m` term is absent and :attr:`Encoded.modality` is
     empty. :attr:`Encoded.hidden` (DVIB's :math:`\mathbf{H}`, appendix D: the embeddings fused
     by the multimodal graph) is the item-item representation :math:`\mathbf{H}`;
-    :attr:`Encoded.item_graph` is :math:`\mathbf{S}`. Memory is :math:`O(Nk)` for the graphs:
+    :attr:`Encoded.item_graph` is :math:`\mathbf{S}`, whose weights pass through
+    :meth:`~Recommender.item_graph_weight` (collaborative states: the item ID embeddings;
+    multimedia states: the fused projections, :obj:`None` on graph-only data), so that a
+    plug-in can mask it (IBMRec's GIB). Memory is :math:`O(Nk)` for the graphs:
     the kNN search is chunked and no dense :math:`N \times N` matrix is built.
 
     Differences from the authors' code, where the paper is silent: the raw features stay fixed
@@ -89,6 +94,8 @@ class FREEDOM(LightGCN):
             (default: :obj:`1e-4`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`0.0`)
     """
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH})
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
                  item_layers: int = 1, knn_k: int = 10, mm_image_weight: float = 0.1,
@@ -114,7 +121,7 @@ class FREEDOM(LightGCN):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if getattr(self, 'encoder', None) is not None:  # absent when LightGCN.__init__ calls
+        if self.encoder is not None:
             self.encoder.reset_parameters()
 
     def on_epoch_start(self, epoch: int) -> None:
@@ -150,7 +157,14 @@ class FREEDOM(LightGCN):
     def encode(self, data: HeteroData) -> Encoded:
         reps = self.encoder(self.item_features(data)) if self.encoder is not None else {}
         graph = self.item_graph(data)
-        h = self.hidden(self.item_conv(self.embedding.weight[self.num_users:], self._graph_adj))
+        ids = self.embedding.weight[self.num_users:]
+        weight = self.item_graph_weight(*graph, ids, ModalityEncoder.fuse(reps) if reps else None)
+        if weight is graph[1]:  # no hook: the cached sparse copy of the frozen graph
+            h = self.item_conv(ids, self._graph_adj)
+        else:
+            graph = graph[0], weight
+            h = self.item_conv(ids, *graph)
+        h = self.hidden(h)
         adj = (self.pruning(self.train_edge_index(data)) if self.training
                else self.adjacency(data))
         out = self.conv(self.embedding.weight, adj)

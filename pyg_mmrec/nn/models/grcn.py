@@ -8,12 +8,14 @@ from torch_geometric.data import HeteroData
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.nn.conv import ContentConv, LightGCNConv
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
-from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.registry import register
 from pyg_mmrec.utils import quiet_sparse_csr
 
 WEIGHT_MODES = ('confid', 'max', 'mean')
 
 
+@register('grcn')
 class GRCN(ModalityPreferenceRecommender):
     r"""The GRCN model from the `"Graph-Refined Convolutional Network for Multimedia
     Recommendation with Implicit Feedback" <https://arxiv.org/abs/2111.02036>`_ paper (Wei et
@@ -98,6 +100,8 @@ class GRCN(ModalityPreferenceRecommender):
         pruning (bool): Soft pruning (ReLU) of the refined weights. (default: :obj:`True`)
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: int = 64, latent_dim: int = 64, num_layers: int = 2,
                  num_routing: int = 0, weight_mode: str = 'confid', pruning: bool = True,

@@ -8,9 +8,11 @@ from pyg_mmrec.nn.conv import ItemItemConv
 from pyg_mmrec.nn.latent_item_graph import LatentItemGraph
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
-from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.registry import register
 
 
+@register('lattice')
 class LATTICE(LightGCN):
     r"""The LATTICE model from the `"Mining Latent Structures for Multimedia Recommendation"
     <https://arxiv.org/abs/2104.09036>`_ paper: LightGCN on the user-item graph, plus item
@@ -47,6 +49,8 @@ class LATTICE(LightGCN):
         lambda_coeff (float): Weight :math:`\lambda` of the frozen graphs. (default: :obj:`0.9`)
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH})
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
                  item_layers: int = 1, knn_k: int = 10, lambda_coeff: float = 0.9,
@@ -66,10 +70,9 @@ class LATTICE(LightGCN):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if hasattr(self, 'latent_graph'):  # LightGCN.__init__ calls this before it exists
-            if self.encoder is not None:
-                self.encoder.reset_parameters()
-            self.latent_graph.reset_parameters()
+        if self.encoder is not None:
+            self.encoder.reset_parameters()
+        self.latent_graph.reset_parameters()
 
     def on_epoch_start(self, epoch: int) -> None:
         self.latent_graph.new_epoch()

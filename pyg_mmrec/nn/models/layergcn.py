@@ -7,8 +7,10 @@ from pyg_mmrec.nn.conv.layer_refined_conv import LayerRefinedConv
 from pyg_mmrec.nn.edge_pruning import DegreeSensitivePruning
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.registry import register
 
 
+@register('layergcn')
 class LayerGCN(LightGCN):
     r"""The LayerGCN model from the `"Layer-refined Graph Convolutional Networks for
     Recommendation" <https://arxiv.org/abs/2207.11088>`_ paper (Zhou et al., ICDE 2023).

@@ -5,9 +5,11 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.conv import LightGCNConv
-from pyg_mmrec.nn.models.recommender import Encoded, Recommender
+from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.registry import register
 
 
+@register('lightgcn')
 class LightGCN(Recommender):
     r"""The LightGCN model from the `"LightGCN: Simplifying and Powering Graph Convolution
     Network for Recommendation" <https://arxiv.org/abs/2002.02126>`_ paper.
@@ -30,6 +32,8 @@ class LightGCN(Recommender):
         num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`2`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
     """
+    capabilities = frozenset({Capability.HIDDEN})
+
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
                  num_layers: int = 2, reg_weight: float = 1e-4):
         super().__init__(num_users, num_items)
@@ -38,7 +42,7 @@ class LightGCN(Recommender):
         self.embedding = torch.nn.Embedding(num_users + num_items, embedding_dim)
         self.num_layers = num_layers
         self.conv = LightGCNConv(num_layers, normalize=False)
-        self.reset_parameters()
+        LightGCN.reset_parameters(self)
 
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.embedding.weight)

@@ -7,9 +7,11 @@ from torch_geometric.data import HeteroData
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.nn.conv import MMGCNConv
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
-from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.registry import register
 
 
+@register('mmgcn')
 class MMGCN(ModalityPreferenceRecommender):
     r"""The MMGCN model from the `"MMGCN: Multi-modal Graph Convolution Network for
     Personalized Recommendation of Micro-video" <https://doi.org/10.1145/3343031.3351034>`_
@@ -73,6 +75,8 @@ class MMGCN(ModalityPreferenceRecommender):
             (default: :obj:`True`)
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: int = 64, latent_dim: int = 256, num_layers: int = 2,
                  concat: bool = True, reg_weight: float = 1e-4):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -16,10 +17,33 @@ from pyg_mmrec.errors import DataError
 from pyg_mmrec.nn.conv import user_item_adjacency
 
 
+class Capability(enum.StrEnum):
+    r"""What a backbone offers the information-bottleneck plug-ins: a model declares its
+    capabilities in :attr:`Recommender.capabilities`, plug-ins read nothing else of it, and
+    the contract test checks every registered model's forward pass against its declaration.
+    """
+    #: :attr:`Encoded.hidden` is the hidden layer :math:`\mathbf{H}`, passed through
+    #: :meth:`Recommender.hidden` (so that :meth:`Recommender.perturb_hidden` reaches it).
+    HIDDEN = 'hidden'
+    #: On data with item features, :attr:`Encoded.modality` holds one representation
+    #: :math:`\mathbf{Z}^k` per modality, computed from the raw features :math:`\mathbf{M}^k`
+    #: of :meth:`Recommender.item_features`.
+    MODALITY = 'modality'
+    #: The user and item states are an ID part next to a multimedia part, split at
+    #: :attr:`Encoded.id_channels` (:attr:`Encoded.user_multimedia`,
+    #: :attr:`Encoded.item_multimedia`), and :meth:`Recommender.multimedia_parameters` lists the
+    #: parameters the multimedia parts are computed from.
+    MULTIMEDIA = 'multimedia'
+    #: The model propagates over an item-item graph whose weights pass through
+    #: :meth:`Recommender.item_graph_weight` (so that :meth:`Recommender.perturb_item_graph`
+    #: reaches them); :attr:`Encoded.item_graph` is that graph.
+    ITEM_GRAPH = 'item_graph'
+
+
 @dataclasses.dataclass
 class Encoded:
     r"""What one forward pass of a model computes: the final representations, and what the
-    information-bottleneck plug-ins act on.
+    information-bottleneck plug-ins act on (see :class:`Capability`).
 
     Args:
         user (Tensor): User representations ``[U, d]``.
@@ -32,12 +56,36 @@ class Encoded:
             :meth:`Recommender.perturb_hidden` if one is set.
         item_graph (tuple, optional): The weighted item-item graph ``(edge_index,
             edge_weight)`` the model propagated over, for models that use one.
+        id_channels (int, optional): For models whose states are an ID part next to a
+            multimedia part (e.g. VBPR's :math:`[\boldsymbol{\gamma}_i \,\|\,
+            \mathbf{E}\mathbf{f}_i]`), the number of ID columns; :obj:`None` otherwise.
     """
     user: Tensor
     item: Tensor
     modality: dict[str, Tensor] = dataclasses.field(default_factory=dict)
     hidden: Tensor | None = None
     item_graph: tuple[Tensor, Tensor] | None = None
+    id_channels: int | None = None
+
+    @property
+    def user_id(self) -> Tensor | None:
+        """The ID part of :attr:`user` (:obj:`None` without :attr:`id_channels`)."""
+        return None if self.id_channels is None else self.user[:, :self.id_channels]
+
+    @property
+    def user_multimedia(self) -> Tensor | None:
+        """The multimedia part of :attr:`user` (:obj:`None` without :attr:`id_channels`)."""
+        return None if self.id_channels is None else self.user[:, self.id_channels:]
+
+    @property
+    def item_id(self) -> Tensor | None:
+        """The ID part of :attr:`item` (:obj:`None` without :attr:`id_channels`)."""
+        return None if self.id_channels is None else self.item[:, :self.id_channels]
+
+    @property
+    def item_multimedia(self) -> Tensor | None:
+        """The multimedia part of :attr:`item` (:obj:`None` without :attr:`id_channels`)."""
+        return None if self.id_channels is None else self.item[:, self.id_channels:]
 
 
 @dataclasses.dataclass
@@ -84,6 +132,8 @@ class Recommender(torch.nn.Module):
         num_items (int): Number of items.
     """
     requires_features: ClassVar[bool] = False
+    #: What the model offers the plug-ins (see :class:`Capability`).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init__(self, num_users: int, num_items: int):
         super().__init__()
@@ -129,7 +179,16 @@ class Recommender(torch.nn.Module):
         return {k: getattr(self, k) for k in self.hparam_defaults()}
 
     def reset_parameters(self) -> None:
+        """Re-initialises every parameter. A constructor ends by calling its own class's
+        method, ``MyModel.reset_parameters(self)``, not ``self.reset_parameters()``: a
+        subclass's override would run before the subclass has built its layers."""
         raise NotImplementedError
+
+    def multimedia_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters the multimedia parts of the states are computed from, for models
+        with :attr:`Capability.MULTIMEDIA` (e.g. IBMRec's second stage updates only these);
+        none by default."""
+        return []
 
     def encode(self, data: HeteroData) -> Encoded:
         """Computes the representations from the training view ``data``."""

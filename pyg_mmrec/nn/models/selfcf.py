@@ -10,8 +10,10 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.nn.bootstrap import Bootstrap
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.registry import register
 
 
+@register('selfcf')
 class SelfCF(LightGCN):
     r"""The SelfCF model from the `"SelfCF: A Simple Framework for Self-supervised
     Collaborative Filtering" <https://arxiv.org/abs/2107.03019>`_ paper (ACM TORS 2023), in its
@@ -64,8 +66,7 @@ class SelfCF(LightGCN):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if hasattr(self, 'bootstrap'):  # LightGCN.__init__ calls this before it exists
-            self.bootstrap.reset_parameters()
+        self.bootstrap.reset_parameters()
 
     def encode(self, data: HeteroData) -> Encoded:
         out = super().encode(data)

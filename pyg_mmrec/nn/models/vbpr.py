@@ -5,9 +5,11 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
-from pyg_mmrec.nn.models.recommender import Encoded, Recommender
+from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.registry import register
 
 
+@register('vbpr')
 class VBPR(Recommender):
     r"""The VBPR model from the `"VBPR: Visual Bayesian Personalized Ranking from Implicit
     Feedback" <https://arxiv.org/abs/1510.01784>`_ paper, with every modality in place of the
@@ -41,6 +43,7 @@ class VBPR(Recommender):
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
     requires_features = True
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: int = 64, reg_weight: float = 1e-4):
@@ -50,7 +53,7 @@ class VBPR(Recommender):
         self.user_emb = torch.nn.Embedding(num_users, 2 * embedding_dim)
         self.item_emb = torch.nn.Embedding(num_items, embedding_dim)
         self.encoder = ModalityEncoder(feature_dims, embedding_dim)
-        self.reset_parameters()
+        VBPR.reset_parameters(self)
 
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.user_emb.weight)
@@ -61,7 +64,14 @@ class VBPR(Recommender):
         reps = self.encoder(self.item_features(data))
         h = self.hidden(ModalityEncoder.fuse(reps))
         item = torch.cat([self.item_emb.weight, h], dim=1)
-        return Encoded(self.user_emb.weight, item, modality=reps, hidden=h)
+        return Encoded(self.user_emb.weight, item, modality=reps, hidden=h,
+                       id_channels=self.embedding_dim)
+
+    def multimedia_parameters(self) -> list[torch.nn.Parameter]:
+        r""":math:`\boldsymbol{\theta}_u` and the projections :math:`\mathbf{W}_k`: the
+        users' table (only its multimedia half receives gradients through
+        :attr:`Encoded.user_multimedia`) and the modality encoder."""
+        return [self.user_emb.weight, *self.encoder.parameters()]
 
     def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
                        ) -> list[Tensor]:

@@ -8,10 +8,12 @@ from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.conv import ItemItemConv
 from pyg_mmrec.nn.latent_item_graph import LatentItemGraph
-from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.nn.models.recommender import Capability, Encoded
 from pyg_mmrec.nn.models.vlightgcn import VLightGCN
+from pyg_mmrec.registry import register
 
 
+@register('vlattice')
 class VLATTICE(VLightGCN):
     r"""LATTICE with VLightGCN's feature-enhanced node states: the graph-based multimodal
     representation of §4.1 of the "Less is More: Information Bottleneck Denoised Multimedia
@@ -61,6 +63,9 @@ class VLATTICE(VLightGCN):
         reg_weight (float): L2 weight on the batch's layer-0 states, :math:`\mathbf{Z}^0`
             included (see :class:`~pyg_mmrec.nn.models.VBPR`). (default: :obj:`1e-4`)
     """
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA,
+                              Capability.ITEM_GRAPH})
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
                  item_layers: int = 1, knn_k: int = 10, lambda_coeff: float = 0.9,
@@ -77,8 +82,7 @@ class VLATTICE(VLightGCN):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if hasattr(self, 'latent_graph'):  # VBPR.__init__ calls this before it exists
-            self.latent_graph.reset_parameters()
+        self.latent_graph.reset_parameters()
 
     def on_epoch_start(self, epoch: int) -> None:
         self.latent_graph.new_epoch()

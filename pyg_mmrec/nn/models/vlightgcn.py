@@ -8,8 +8,10 @@ from torch_geometric.data import HeteroData
 from pyg_mmrec.nn.conv import LightGCNConv
 from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.nn.models.vbpr import VBPR
+from pyg_mmrec.registry import register
 
 
+@register('vlightgcn')
 class VLightGCN(VBPR):
     r"""LightGCN with multimedia-enhanced node states, as defined in §4.1.1 of the
     "Less is More: Information Bottleneck Denoised Multimedia Recommendation" paper (IBMRec,

@@ -12,7 +12,7 @@ SCRIPT = f'''
 import resource
 import torch
 from pyg_mmrec.data import INTERACTS, make_synthetic
-from pyg_mmrec.train.registry import get_model_class
+from pyg_mmrec.registry import get_model_class
 
 splits = make_synthetic(num_users=200, num_items={NUM_ITEMS}, mean_interactions=5,
                         modalities={{'image': (8, 4, 4), 'text': (8, 4, 4)}}, seed=0)

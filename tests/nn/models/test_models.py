@@ -3,8 +3,8 @@ import torch
 
 from pyg_mmrec.data import TripletLoader
 from pyg_mmrec.ib import PlugIn
-from pyg_mmrec.nn.models import LightGCN
-from pyg_mmrec.train.registry import MODELS as REGISTERED
+from pyg_mmrec.nn.models import Capability, LightGCN
+from pyg_mmrec.registry import MODELS as REGISTERED
 
 # Every registered backbone (the plug-ins have their own tests).
 MODELS = [cls for cls in REGISTERED.values() if not issubclass(cls, PlugIn)]
@@ -76,3 +76,61 @@ def test_lightgcn_propagates_over_training_graph_only(tiny_splits):
     out_train = model(tiny_splits.train)[1]
     out_test_view = model(tiny_splits.test)[1]
     assert torch.equal(out_train, out_test_view)
+
+
+def _forward_through_hooks(model, data, item_graph_weight=None):
+    """A forward pass recording what the model passes through its hidden-layer and
+    item-graph hooks (the item-graph weights replaced by ``item_graph_weight``, if given)."""
+    hidden, graphs = [], []
+
+    def on_hidden(h):
+        hidden.append(h)
+        return h
+
+    def on_graph(edge_index, edge_weight, collaborative, multimedia):
+        graphs.append((edge_index, edge_weight, collaborative, multimedia))
+        return edge_weight if item_graph_weight is None else item_graph_weight(edge_weight)
+
+    with model.perturb_hidden(on_hidden), model.perturb_item_graph(on_graph):
+        out = model.encode(data)
+    return out, hidden, graphs
+
+
+@pytest.mark.parametrize('cls', MODELS)
+def test_declared_capabilities_are_what_the_forward_pass_offers(cls, tiny_splits):
+    # The contract the plug-ins rely on (pyg_mmrec.nn.models.Capability): every declared
+    # capability is offered, and an undeclared hook is never used.
+    data = tiny_splits.train
+    torch.manual_seed(0)
+    model = cls.from_data(data, embedding_dim=16).eval()
+    out, hidden, graphs = _forward_through_hooks(model, data)
+
+    assert (Capability.HIDDEN in cls.capabilities) == bool(hidden)
+    assert (out.hidden is not None) == bool(hidden)
+
+    if Capability.MODALITY in cls.capabilities:
+        assert set(out.modality) == set(model.item_features(data))
+        assert all(z.size(0) == tiny_splits.num_items for z in out.modality.values())
+
+    if Capability.MULTIMEDIA in cls.capabilities:
+        assert 0 < out.id_channels < out.user.size(1)
+        assert torch.equal(torch.cat([out.user_id, out.user_multimedia], 1), out.user)
+        assert torch.equal(torch.cat([out.item_id, out.item_multimedia], 1), out.item)
+        # the multimedia parts are computed from multimedia_parameters()
+        params = model.multimedia_parameters()
+        loss = out.user_multimedia.sum() + out.item_multimedia.sum()
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        assert params and all(g is not None and g.abs().sum() > 0 for g in grads)
+    else:
+        assert out.id_channels is None and model.multimedia_parameters() == []
+
+    assert (Capability.ITEM_GRAPH in cls.capabilities) == bool(graphs)
+    if graphs:
+        edge_index, edge_weight, collaborative, multimedia = graphs[0]
+        assert out.item_graph is not None and torch.equal(out.item_graph[0], edge_index)
+        assert collaborative.size(0) == tiny_splits.num_items
+        assert multimedia is None or multimedia.size(0) == tiny_splits.num_items
+        # the hook's weights are the ones propagated over
+        masked, _, _ = _forward_through_hooks(model, data, lambda w: torch.zeros_like(w))
+        assert torch.equal(masked.item_graph[1], torch.zeros_like(edge_weight))
+        assert not torch.allclose(masked.item, out.item)

@@ -3,7 +3,7 @@ import torch.nn.functional as F
 
 from pyg_mmrec.data import TripletLoader
 from pyg_mmrec.nn.models import VLATTICE, VLightGCN
-from pyg_mmrec.train.registry import get_model_class
+from pyg_mmrec.registry import get_model_class
 
 
 def dense(edge_index, edge_weight, n):
