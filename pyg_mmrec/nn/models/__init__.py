@@ -1,4 +1,7 @@
 """Recommendation models (one class per file)."""
+import importlib
+import pkgutil
+
 from pyg_mmrec.nn.models.bm3 import BM3, BM3Encoded
 from pyg_mmrec.nn.models.bpr_mf import BPRMF
 from pyg_mmrec.nn.models.freedom import FREEDOM
@@ -34,3 +37,8 @@ __all__ = [
     'VLATTICE',
     'VLightGCN',
 ]
+
+# Every module of this package is imported, so that a model registers itself (@register) by
+# having its file here: adding a model touches no other file of the library.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f'{__name__}.{_module.name}')
