@@ -88,7 +88,7 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
     ``edge_weight``, ``num_items``). Files are loaded with ``allow_pickle=False``.
 
     Args:
-        root (str or Path): The folder, e.g. ``../shared/data/tiktok``.
+        root (str or Path): The folder, e.g. ``data/tiktok`` of an MMRec download.
         name (str, optional): The dataset name; defaults to the stem of the ``.inter`` file.
     """
     root = Path(root)

@@ -83,7 +83,7 @@ class NoiseScale(torch.nn.Module):
 class DVIB(PlugIn):
     r"""The DVIB plug-in from the `"DVIB: Towards Robust Multimodal Recommender Systems via
     Variational Information Bottleneck Distillation" <https://github.com/MarshmallowLight/DVIB>`_
-    paper (Zhao et al., WWW 2025; ``../shared/papers/dvib.md``), on any backbone that marks its
+    paper (Zhao et al., WWW 2025), on any backbone that marks its
     hidden layer :math:`\mathbf{H}` with :meth:`~pyg_mmrec.nn.models.Recommender.hidden`.
 
     Every training step runs the backbone twice: the original path, and a second one in which

@@ -52,8 +52,8 @@ def probe_item_graph_channels(backbone: Recommender, data: HeteroData) -> int:
 
 @register('ibmrec')
 class IBMRec(PlugIn):
-    r"""The IBMRec plug-in from the "Less is More: Information Bottleneck Denoised Multimedia
-    Recommendation" paper (Yang et al.; ``../shared/papers/ibmrec.md``): feature-level (FIB)
+    r"""The IBMRec plug-in from the `"Less is More: Information Bottleneck Denoised Multimedia
+    Recommendation" <https://arxiv.org/abs/2501.12175>`_ paper (Yang et al.): feature-level (FIB)
     and graph-level (GIB) information bottlenecks on a multimedia backbone, which it wraps
     without editing.
 

@@ -11,8 +11,8 @@ from pyg_mmrec.nn.conv.propagation import Propagation
 
 class PreferenceMaskConv(Propagation):
     r"""The preference-guided structure learning of the graph-level information bottleneck
-    (GIB) of the "Less is More: Information Bottleneck Denoised Multimedia Recommendation"
-    paper (IBMRec, §4.3.1; ``../shared/papers/ibmrec.md``): a learned, relaxed Bernoulli mask
+    (GIB) of the `"Less is More: Information Bottleneck Denoised Multimedia Recommendation"
+    <https://arxiv.org/abs/2501.12175>`_ paper (IBMRec, §4.3.1): a learned, relaxed Bernoulli mask
     on the edges of an item-item graph, and propagation over the masked graph.
 
     For each edge :math:`(j \to i)` with weight :math:`s_{ij}`, an MLP over the states of both

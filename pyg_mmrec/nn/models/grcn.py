@@ -63,7 +63,7 @@ class GRCN(ModalityPreferenceRecommender):
 
     scored by inner product and trained with BPR plus L2 on the batch's ID embeddings and
     user prototypes. :math:`\mathbf{H}`, ``[U + I, M * latent_dim]``, is the hidden layer of
-    DVIB's appendix D (``../shared/papers/dvib.md``: "after modality fusion, where the
+    the DVIB paper's appendix D ("after modality fusion, where the
     representations of the text and visual modalities are combined through GCN layers") and
     passes through the hook of :meth:`perturb_hidden`; :attr:`Encoded.modality` holds the
     :math:`\mathbf{Z}^m`. :meth:`refined_graph` returns the weighted graph.

@@ -36,7 +36,7 @@ class MMGCN(ModalityPreferenceRecommender):
     on the batch's ID embeddings and user preferences.
 
     MMGCN fuses the modalities only at the very end, so following appendix D of DVIB
-    (``../shared/papers/dvib.md``: for late-fusion models, perturb before the fusion) the
+    (for late-fusion models, perturb before the fusion) the
     hidden layer is per modality: :math:`\mathbf{H}` stacks the item projections
     :math:`\mathbf{Z}^m` row-wise, ``[M I, latent_dim]`` with the modalities in sorted order
     (rows :math:`m I \dots (m + 1) I - 1` are modality :math:`m`), and passes through the

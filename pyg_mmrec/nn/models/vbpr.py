@@ -25,7 +25,7 @@ class VBPR(Recommender):
     trained with BPR plus L2 on the batch's layer-0 representations, the items' content part
     included: :math:`\lambda\,(\|\mathbf{e}_u\|^2 + \|\mathbf{e}_i\|^2 + \|\mathbf{e}_j\|^2)
     / 2B`, as MMRec's VBPR regularises the whole item vector and as Eq. 29 of IBMRec
-    (``../shared/papers/ibmrec.md``, :math:`\Theta_1 = [\mathbf{P}, \mathbf{Q}, \mathbf{C},
+    (:math:`\Theta_1 = [\mathbf{P}, \mathbf{Q}, \mathbf{C},
     \mathbf{Z}]`) regularises the multimedia representations :math:`\mathbf{Z}` too. (Leaving
     the content part out lets it outgrow the ID part: on tiktok, whose raw features have row
     norms near 33, test Recall@20 then falls to half of BPR-MF's.) The hidden layer

@@ -16,8 +16,8 @@ from pyg_mmrec.registry import register
 @register('vlattice')
 class VLATTICE(VLightGCN):
     r"""LATTICE with VLightGCN's feature-enhanced node states: the graph-based multimodal
-    representation of §4.1 of the "Less is More: Information Bottleneck Denoised Multimedia
-    Recommendation" paper (IBMRec, Yang et al.; ``../shared/papers/ibmrec.md``), the backbone
+    representation of §4.1 of the `"Less is More: Information Bottleneck Denoised Multimedia
+    Recommendation" <https://arxiv.org/abs/2501.12175>`_ paper (IBMRec, Yang et al.), the backbone
     that IBMRec denoises with both its feature- and graph-level IB.
 
     Users start from an ID embedding next to a free multimedia embedding, items from an ID

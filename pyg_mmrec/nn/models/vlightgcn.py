@@ -14,10 +14,10 @@ from pyg_mmrec.registry import register
 @register('vlightgcn')
 class VLightGCN(VBPR):
     r"""LightGCN with multimedia-enhanced node states, as defined in §4.1.1 of the
-    "Less is More: Information Bottleneck Denoised Multimedia Recommendation" paper (IBMRec,
-    Yang et al.; ``../shared/papers/ibmrec.md``): users start from an ID embedding
-    next to a free multimedia embedding, items from an ID embedding next to the projection of
-    their features, and both are propagated over the user-item graph:
+    `"Less is More: Information Bottleneck Denoised Multimedia Recommendation"
+    <https://arxiv.org/abs/2501.12175>`_ paper (IBMRec, Yang et al.): users start from an ID
+    embedding next to a free multimedia embedding, items from an ID embedding next to the
+    projection of their features, and both are propagated over the user-item graph:
 
     .. math::
         \mathbf{X}^0 = [\mathbf{P}^0 \,\|\, \mathbf{C}^0], \qquad
