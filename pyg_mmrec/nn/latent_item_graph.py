@@ -6,8 +6,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-from pyg_mmrec.nn.conv import fuse_item_graphs
-from pyg_mmrec.transforms.modality_knn_graph import item_graph_of, knn_graph_from_features
+from pyg_mmrec.graph import fuse_item_graphs, item_graph_of, knn_graph_from_features
 
 
 class LatentItemGraph(torch.nn.Module):

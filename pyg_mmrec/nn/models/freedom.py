@@ -7,12 +7,12 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.nn.conv import ItemItemConv, fuse_item_graphs
+from pyg_mmrec.graph import fuse_item_graphs, item_graph_of
+from pyg_mmrec.nn.conv import ItemItemConv
 from pyg_mmrec.nn.edge_pruning import DegreeSensitivePruning
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
-from pyg_mmrec.transforms.modality_knn_graph import item_graph_of
 from pyg_mmrec.utils import quiet_sparse_csr
 
 
@@ -24,7 +24,7 @@ class FREEDOM(LightGCN):
 
     The item-item graph is the fixed-weight fusion of one symmetric-normalised kNN graph
     :math:`\mathbf{S}^m` per modality, built once from the raw features
-    (:func:`~pyg_mmrec.transforms.modality_knn_graph.modality_graph`) or taken from the
+    (:func:`~pyg_mmrec.graph.modality_graph`) or taken from the
     dataset's own ``('item', 'knn_<m>', 'item')`` graph when it has one. Item ID embeddings are
     propagated over it by :class:`~pyg_mmrec.nn.conv.ItemItemConv`, and added to the LightGCN
     item representations:
@@ -64,7 +64,7 @@ class FREEDOM(LightGCN):
     (the code fine-tunes them as embedding tables, which adds no information to a loss-only
     term and would let the features drift from the frozen graph built from them); the kNN
     graphs are symmetrised and exclude self-matches (the library's shared
-    :func:`~pyg_mmrec.transforms.modality_knn_graph.modality_graph`; the code keeps each item's
+    :func:`~pyg_mmrec.graph.modality_graph`; the code keeps each item's
     top-:math:`k` including itself, unsymmetrised). MMRec's ``reg_weight`` for FREEDOM is
     :math:`\lambda_m` here (``mm_loss_weight``), tuned there over
     :math:`\{0, 10^{-5}, 10^{-4}, 10^{-3}\}` with ``dropout`` in :math:`\{0.8, 0.9\}`; the code

@@ -13,7 +13,7 @@ from torch_geometric.data import HeteroData
 import pyg_mmrec.functional as MF
 from pyg_mmrec.data.splits import INTERACTS, feature_key, graph_modalities, modalities
 from pyg_mmrec.errors import DataError
-from pyg_mmrec.nn.conv import user_item_adjacency
+from pyg_mmrec.graph import user_item_adjacency
 
 
 @dataclasses.dataclass
@@ -189,7 +189,7 @@ class Recommender(torch.nn.Module):
 
     def adjacency(self, data: HeteroData) -> Tensor:
         """The normalised user-item adjacency of ``data``'s training graph (see
-        :func:`~pyg_mmrec.nn.conv.user_item_adjacency`), built once and cached."""
+        :func:`~pyg_mmrec.graph.user_item_adjacency`), built once and cached."""
         edge_index = self.train_edge_index(data)
         key = (edge_index.data_ptr(), edge_index.size(1))
         if key != self._adj_key:
