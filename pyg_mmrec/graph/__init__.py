@@ -7,6 +7,7 @@ from pyg_mmrec.graph.fusion import fuse_item_graphs
 from pyg_mmrec.graph.knn import (
     add_modality_graphs,
     check_knn_config,
+    ensure_modality_graphs,
     item_graph_of,
     knn_graph_from_features,
     modality_graph,
@@ -15,6 +16,7 @@ from pyg_mmrec.graph.knn import (
 __all__ = [
     'add_modality_graphs',
     'check_knn_config',
+    'ensure_modality_graphs',
     'fuse_item_graphs',
     'item_graph_of',
     'knn_graph_from_features',

@@ -236,11 +236,60 @@ def add_modality_graphs(data: HeteroData, k: int = 10, modalities: Sequence[str]
     return data
 
 
+def ensure_modality_graphs(data: HeteroData, k: int) -> list[str]:
+    r"""Makes sure that ``data`` holds the frozen item-item graph of every modality with
+    features, as a model with ``k`` neighbours per item uses it (what
+    :meth:`~pyg_mmrec.nn.models.Recommender.from_data` runs for LATTICE, VLATTICE and
+    FREEDOM): a graph the dataset ships is kept as it is; otherwise the :func:`modality_graph`
+    of the features with ``k`` (symmetric-normalised) is computed and stored, marked with
+    ``k`` (:data:`~pyg_mmrec.schema.COMPUTED_K`), unless an earlier call already computed it
+    with the same ``k``. Marked graphs are a cache of the features:
+    :func:`~pyg_mmrec.schema.graph_modalities` does not list them, so models built later on
+    the same data see the same dataset.
+
+    Args:
+        data (HeteroData): The data.
+        k (int): Neighbours per item.
+
+    Returns:
+        The modalities whose graph was computed by this call.
+    """
+    shipped = schema.graph_modalities(data)
+    missing = [m for m in schema.modalities(data)
+               if m not in shipped and schema.computed_k(data, m) != k]
+    if missing:
+        add_modality_graphs(data, k, missing)
+        for m in missing:
+            data[schema.graph_type(m)][schema.COMPUTED_K] = k
+    return missing
+
+
 def item_graph_of(data: HeteroData, modality: str, k: int) -> tuple[Tensor, Tensor]:
-    """The item-item graph of ``modality`` in ``data``: its own
-    ``('item', 'knn_<modality>', 'item')`` graph if it has one (e.g. amazon-baby's), else the
-    :func:`modality_graph` of its features ``data['item'].x_<modality>``."""
-    if schema.graph_type(modality) in data.edge_types:
-        store = data[schema.graph_type(modality)]
-        return store.edge_index, store.edge_weight
-    return modality_graph(data['item'][schema.feature_key(modality)], k)
+    r"""The frozen item-item graph ``(edge_index, edge_weight)`` of ``modality`` that a model
+    with ``k`` neighbours per item propagates over: ``data``'s
+    ``('item', 'knn_<modality>', 'item')`` graph, either the dataset's own (whatever ``k``) or
+    one that :func:`ensure_modality_graphs` computed with this ``k``. Nothing is computed here.
+
+    Args:
+        data (HeteroData): The data.
+        modality (str): The modality.
+        k (int): The model's neighbours per item (``knn_k``).
+
+    Raises:
+        DataError: If ``data`` has no such graph, or only one computed with another ``k``.
+    """
+    edge_type = schema.graph_type(modality)
+    if edge_type not in data.edge_types:
+        raise DataError(f"the data has no item-item graph {edge_type} of modality "
+                        f"{modality!r}: build the model with from_data(data, ...), which "
+                        f"computes it from the features, or apply ModalityKNNGraph(k={k}) "
+                        f"to the data")
+    computed = schema.computed_k(data, modality)
+    if computed is not None and computed != k:
+        raise DataError(f"the item-item graph {edge_type} in the data was computed with "
+                        f"k={computed} (for another model built on this data), but this "
+                        f"model has knn_k={k}: recompute it with "
+                        f"pyg_mmrec.graph.ensure_modality_graphs(data, k={k}), or apply "
+                        f"ModalityKNNGraph(k={k}) to the data")
+    store = data[edge_type]
+    return store.edge_index, store.edge_weight

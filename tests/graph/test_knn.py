@@ -7,10 +7,12 @@ from pyg_mmrec.errors import ConfigError, DataError
 from pyg_mmrec.graph import (
     add_modality_graphs,
     check_knn_config,
+    ensure_modality_graphs,
+    item_graph_of,
     knn_graph_from_features,
     modality_graph,
 )
-from pyg_mmrec.schema import graph_modalities, graph_type
+from pyg_mmrec.schema import COMPUTED_K, computed_k, graph_modalities, graph_type
 
 
 def dense_reference(x, k, normalization='sym'):
@@ -149,6 +151,15 @@ def test_add_modality_graphs_writes_the_modality_graphs(make_data):
     assert torch.equal(store.edge_weight, expected[1])
 
 
+def test_add_modality_graphs_replaces_a_computed_graph(make_data):
+    data = make_data(num_items=12)
+    ensure_modality_graphs(data, k=2)
+    add_modality_graphs(data, k=4, modalities=['image'])
+    assert COMPUTED_K not in data[graph_type('image')]
+    assert graph_modalities(data) == ['image']
+    assert computed_k(data, 'text') == 2
+
+
 def test_add_modality_graphs_bad_data():
     with pytest.raises(DataError, match='HeteroData'):
         add_modality_graphs({'x_image': torch.randn(3, 2)})
@@ -187,3 +198,43 @@ def test_bad_arguments_raise():
         knn_graph_from_features(torch.randn(4, 2), k=0)
     with pytest.raises(ConfigError, match="'normalization'"):
         modality_graph(torch.randn(4, 2), 2, normalization='rw')
+
+
+def test_ensure_computes_each_missing_graph_once_marked_with_k(make_data):
+    data = make_data(num_items=15)
+    assert ensure_modality_graphs(data, k=3) == ['image', 'text']
+    for m in ('image', 'text'):
+        assert computed_k(data, m) == 3
+        expected = modality_graph(data['item'][f'x_{m}'], 3)
+        assert torch.equal(item_graph_of(data, m, 3)[0], expected[0])
+        assert torch.equal(item_graph_of(data, m, 3)[1], expected[1])
+    assert graph_modalities(data) == []  # A cache, not part of the dataset.
+
+    cached = data[graph_type('image')].edge_index
+    assert ensure_modality_graphs(data, k=3) == []
+    assert data[graph_type('image')].edge_index is cached
+
+    assert ensure_modality_graphs(data, k=5) == ['image', 'text']
+    assert computed_k(data, 'image') == 5
+    assert torch.equal(data[graph_type('image')].edge_index,
+                       modality_graph(data['item'].x_image, 5)[0])
+
+
+def test_ensure_keeps_the_datasets_own_graphs(make_data):
+    data = make_data(num_items=15)
+    own = (torch.tensor([[0, 1], [1, 0]]), torch.ones(2))
+    data[graph_type('image')].edge_index, data[graph_type('image')].edge_weight = own
+    assert ensure_modality_graphs(data, k=3) == ['text']
+    assert graph_modalities(data) == ['image']
+    for k in (3, 7):  # Used as given, whatever k.
+        assert item_graph_of(data, 'image', k) == own
+
+
+def test_item_graph_of_computes_nothing(make_data):
+    data = make_data(num_items=10)
+    with pytest.raises(DataError, match=r"knn_image.*from_data.*ModalityKNNGraph\(k=4\)"):
+        item_graph_of(data, 'image', 4)
+    assert data.edge_types == []
+    ensure_modality_graphs(data, k=3)
+    with pytest.raises(DataError, match=r"computed with k=3.*knn_k=4.*ensure_modality_graphs"):
+        item_graph_of(data, 'image', 4)

@@ -3,7 +3,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.graph import modality_graph
+from pyg_mmrec.graph import ensure_modality_graphs, modality_graph
 from pyg_mmrec.schema import graph_modalities
 from pyg_mmrec.transforms import ModalityKNNGraph
 
@@ -33,6 +33,13 @@ def test_modality_selection_and_default(make_data):
     assert ('item', 'knn_image', 'item') in out.edge_types
     # The transform works on a shallow copy: the input object gains no edge types.
     assert data.edge_types == []
+
+
+def test_replaces_graphs_the_library_computed(make_data):
+    data = make_data(num_items=10)
+    ensure_modality_graphs(data, k=2)
+    assert graph_modalities(data) == []
+    assert graph_modalities(ModalityKNNGraph(k=3)(data)) == ['image', 'text']
 
 
 def test_available_modalities(make_data):

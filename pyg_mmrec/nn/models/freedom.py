@@ -23,8 +23,8 @@ class FREEDOM(LightGCN):
     a *denoised* (degree-sensitively pruned) user-item graph.
 
     The item-item graph is the fixed-weight fusion of one symmetric-normalised kNN graph
-    :math:`\mathbf{S}^m` per modality, built once from the raw features
-    (:func:`~pyg_mmrec.graph.modality_graph`) or taken from the
+    :math:`\mathbf{S}^m` per modality, computed into the data from the raw features by
+    :meth:`from_data` (:func:`~pyg_mmrec.graph.modality_graph`) or taken from the
     dataset's own ``('item', 'knn_<m>', 'item')`` graph when it has one. Item ID embeddings are
     propagated over it by :class:`~pyg_mmrec.nn.conv.ItemItemConv`, and added to the LightGCN
     item representations:
@@ -89,6 +89,8 @@ class FREEDOM(LightGCN):
             (default: :obj:`1e-4`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`0.0`)
     """
+    frozen_item_graphs = True
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
                  item_layers: int = 1, knn_k: int = 10, mm_image_weight: float = 0.1,
@@ -129,8 +131,9 @@ class FREEDOM(LightGCN):
         return torch.tensor([self.mm_image_weight if m == 'image' else rest for m in names])
 
     def frozen_graph(self, data: HeteroData, m: str) -> tuple[Tensor, Tensor]:
-        """The graph :math:`\\mathbf{S}^m`: the dataset's own, or the kNN graph of the raw
-        features."""
+        """The graph :math:`\\mathbf{S}^m` in ``data``: the dataset's own, or the kNN graph of
+        the raw features that :meth:`from_data` computed into it (see
+        :func:`~pyg_mmrec.graph.item_graph_of`)."""
         return item_graph_of(data, m, self.knn_k)
 
     def item_graph(self, data: HeteroData) -> tuple[Tensor, Tensor]:

@@ -61,6 +61,8 @@ class VLATTICE(VLightGCN):
         reg_weight (float): L2 weight on the batch's layer-0 states, :math:`\mathbf{Z}^0`
             included (see :class:`~pyg_mmrec.nn.models.VBPR`). (default: :obj:`1e-4`)
     """
+    frozen_item_graphs = True
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
                  item_layers: int = 1, knn_k: int = 10, lambda_coeff: float = 0.9,
