@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+import torch
+from torch_geometric.data import HeteroData
 
 from pyg_mmrec.data import DataSplits, make_synthetic
 from pyg_mmrec.transforms import ModalityKNNGraph
@@ -26,3 +28,17 @@ def graph_only_splits():
             del view['item'][f'x_{m}']
         views.append(view)
     return DataSplits(*views)
+
+
+@pytest.fixture
+def make_data():
+    """Builds a :class:`HeteroData` with 3 users and random item features ``x_<m>`` of the
+    given dimensions (default: image 8, text 5)."""
+    def make(num_items=20, dims=None, seed=0):
+        gen = torch.Generator().manual_seed(seed)
+        data = HeteroData()
+        data['user'].num_nodes = 3
+        for name, dim in (dims or {'image': 8, 'text': 5}).items():
+            data['item'][f'x_{name}'] = torch.randn(num_items, dim, generator=gen)
+        return data
+    return make

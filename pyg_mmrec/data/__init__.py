@@ -1,17 +1,9 @@
 """Datasets as train / validation / test :class:`~torch_geometric.data.HeteroData` views."""
 from pyg_mmrec.data.readers import load_dataset, load_mmrec, load_movielens100k, read_table
 from pyg_mmrec.data.sampler import NegativeSampler, TripletLoader
-from pyg_mmrec.data.splits import (
-    INTERACTS,
-    DataSplits,
-    feature_key,
-    from_arrays,
-    graph_modalities,
-    graph_type,
-    modalities,
-    split_per_user,
-)
+from pyg_mmrec.data.splits import DataSplits, from_arrays, split_per_user
 from pyg_mmrec.data.synthetic import make_synthetic
+from pyg_mmrec.schema import INTERACTS, feature_key, graph_modalities, graph_type, modalities
 
 __all__ = [
     'INTERACTS',

@@ -12,6 +12,8 @@ and builds three views that follow PyG's link-prediction convention:
 * item-item graphs are edge types ``('item', 'knn_<modality>', 'item')`` with
   ``edge_index`` and ``edge_weight``.
 
+These names are defined in :mod:`pyg_mmrec.schema` (and re-exported by :mod:`pyg_mmrec.data`).
+
 The feature matrices and graphs are shared (not copied) between the three views.
 """
 from __future__ import annotations
@@ -26,33 +28,18 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import DataError
+from pyg_mmrec.schema import (
+    INTERACTS,
+    SPLIT_NAMES,
+    feature_key,
+    graph_modalities,
+    graph_type,
+    modalities,
+)
 
 log = logging.getLogger(__name__)
 
-INTERACTS = ('user', 'interacts', 'item')
 TRAIN, VALID, TEST = 0, 1, 2
-SPLIT_NAMES = ('train', 'val', 'test')
-
-
-def feature_key(modality: str) -> str:
-    """The item attribute holding a modality's features, e.g. ``'x_image'``."""
-    return f'x_{modality}'
-
-
-def graph_type(modality: str) -> tuple[str, str, str]:
-    """The edge type of a modality's item-item graph, e.g. ``('item', 'knn_image', 'item')``."""
-    return ('item', f'knn_{modality}', 'item')
-
-
-def modalities(data: HeteroData) -> list[str]:
-    """Names of the modalities with feature matrices on ``data['item']``."""
-    return sorted(k[2:] for k in data['item'].keys() if k.startswith('x_'))
-
-
-def graph_modalities(data: HeteroData) -> list[str]:
-    """Names of the modalities with an item-item graph in ``data``."""
-    return sorted(rel[4:] for src, rel, dst in data.edge_types
-                  if src == dst == 'item' and rel.startswith('knn_'))
 
 
 class DataSplits(NamedTuple):

@@ -6,7 +6,7 @@ from torch import Tensor
 from torch_geometric.utils import degree
 
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.nn.conv import user_item_adjacency
+from pyg_mmrec.graph import user_item_adjacency
 
 
 def _check_p(p: float) -> None:
@@ -59,7 +59,7 @@ def degree_sensitive_dropout_edge(edge_index: Tensor, num_users: int, num_items:
 
 class DegreeSensitivePruning:
     r"""The pruned user-item graph that FREEDOM and LayerGCN propagate over in training: the
-    symmetric-normalised adjacency (:func:`~pyg_mmrec.nn.conv.user_item_adjacency`, degrees
+    symmetric-normalised adjacency (:func:`~pyg_mmrec.graph.user_item_adjacency`, degrees
     recomputed on the kept edges) of a :func:`degree_sensitive_dropout_edge` sample of the
     training interactions. The sample is drawn on first use and kept until :meth:`resample`
     (which models call from :meth:`~pyg_mmrec.nn.models.Recommender.on_epoch_start`, so it

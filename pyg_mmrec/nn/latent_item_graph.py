@@ -6,8 +6,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-from pyg_mmrec.nn.conv import fuse_item_graphs
-from pyg_mmrec.transforms.modality_knn_graph import item_graph_of, knn_graph_from_features
+from pyg_mmrec.graph import fuse_item_graphs, item_graph_of, knn_graph_from_features
 
 
 class LatentItemGraph(torch.nn.Module):
@@ -43,7 +42,6 @@ class LatentItemGraph(torch.nn.Module):
         self.knn_k = knn_k
         self.lambda_coeff = lambda_coeff
         self.modal_weight = torch.nn.Parameter(torch.zeros(len(self.graph_names)))
-        self._frozen: dict[str, tuple[Tensor, Tensor]] = {}
         self._graph: tuple[Tensor, Tensor] | None = None
         self._rebuild = True
         self.reset_parameters()
@@ -57,11 +55,11 @@ class LatentItemGraph(torch.nn.Module):
         self._rebuild = True
 
     def frozen_graph(self, data: HeteroData, m: str) -> tuple[Tensor, Tensor]:
-        r"""The frozen graph :math:`\tilde{\mathbf{S}}^m`: the dataset's own, or the kNN graph
-        of the raw features (built once)."""
-        if m not in self._frozen:
-            self._frozen[m] = item_graph_of(data, m, self.knn_k)
-        return self._frozen[m]
+        r"""The frozen graph :math:`\tilde{\mathbf{S}}^m` in ``data``: the dataset's own, or the
+        kNN graph of the raw features that the model's ``from_data`` computed into it (see
+        :func:`~pyg_mmrec.graph.item_graph_of`, which raises a :class:`~pyg_mmrec.errors.DataError`
+        if it is absent)."""
+        return item_graph_of(data, m, self.knn_k)
 
     def learned_graph(self, z: Tensor) -> tuple[Tensor, Tensor]:
         r""":math:`\hat{\mathbf{S}}^m`: top-k cosine graph of ``z``, differentiable in ``z``."""

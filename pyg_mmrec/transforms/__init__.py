@@ -1,15 +1,12 @@
 """PyG transforms for multimodal recommendation data."""
 
+from pyg_mmrec.graph import item_graph_of, knn_graph_from_features, modality_graph
+
 from .encode_text import EncodeText, minilm_encoder
 from .feature_noise import FeatureNoise
 from .feature_perturbation import FeaturePerturbation
 from .feature_redundancy import FeatureRedundancy
-from .modality_knn_graph import (
-    ModalityKNNGraph,
-    item_graph_of,
-    knn_graph_from_features,
-    modality_graph,
-)
+from .modality_knn_graph import ModalityKNNGraph
 from .text_redundancy import TextRedundancy
 
 __all__ = [

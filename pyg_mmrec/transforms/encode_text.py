@@ -10,8 +10,8 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from pyg_mmrec.data.splits import feature_key
 from pyg_mmrec.errors import ConfigError, DataError
+from pyg_mmrec.schema import set_features
 from pyg_mmrec.utils import atomic_write
 
 DEFAULT_MODEL = 'all-MiniLM-L6-v2'
@@ -96,7 +96,7 @@ class EncodeText(BaseTransform):
 
     def forward(self, data: HeteroData) -> HeteroData:
         texts = item_texts(data, 'EncodeText')
-        data['item'][feature_key(self.modality)] = torch.from_numpy(self.encode(texts))
+        set_features(data, self.modality, torch.from_numpy(self.encode(texts)))
         return data
 
     def __repr__(self) -> str:

@@ -8,8 +8,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from pyg_mmrec.data.splits import feature_key, modalities
 from pyg_mmrec.errors import ConfigError, DataError
+from pyg_mmrec.schema import feature_key, modalities, set_features
 
 
 class FeaturePerturbation(BaseTransform):
@@ -21,7 +21,9 @@ class FeaturePerturbation(BaseTransform):
     share their item features) receive exactly the same perturbation, and so does every rerun.
     The input is never modified: the transform returns a shallow copy holding new tensors.
     Apply it before transforms that read the features (e.g.
-    :class:`~pyg_mmrec.transforms.ModalityKNNGraph`).
+    :class:`~pyg_mmrec.transforms.ModalityKNNGraph`); a kNN graph that the library computed
+    from the previous features for a model is dropped (see
+    :func:`~pyg_mmrec.schema.set_features`).
 
     Subclasses implement :meth:`perturb`.
 
@@ -52,5 +54,5 @@ class FeaturePerturbation(BaseTransform):
                             f"matrix for modalities {missing}; it has {available}")
         generator = torch.Generator().manual_seed(self.seed)
         for m in chosen:
-            data['item'][feature_key(m)] = self.perturb(data['item'][feature_key(m)], generator)
+            set_features(data, m, self.perturb(data['item'][feature_key(m)], generator))
         return data

@@ -1,147 +1,14 @@
-"""Item-item kNN graphs built from modality features (chunked cosine top-k)."""
+"""The PyG transform adding item-item kNN graphs of the modality features (built by
+:func:`~pyg_mmrec.graph.add_modality_graphs`)."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
 from torch_geometric.data import HeteroData
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.transforms import BaseTransform
-from torch_geometric.utils import to_undirected
 
-from pyg_mmrec.errors import ConfigError, DataError
-
-_NORMALIZATIONS = ('sym', 'none')
-_FEATURE_PREFIX = 'x_'
-
-
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"'k' must be an integer >= 1 (got {k!r})")
-
-
-def _check_chunk_size(chunk_size: int) -> None:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ConfigError(f"'chunk_size' must be an integer >= 1 (got {chunk_size!r})")
-
-
-def _l2_normalize_rows(x: Tensor) -> Tensor:
-    r"""Scales every row of :obj:`x` to unit L2 norm; all-zero rows stay zero
-    (so they have cosine similarity :math:`0` with every item, never NaN)."""
-    norm = x.norm(p=2, dim=1, keepdim=True)
-    # A zero row divided by a positive clamp stays exactly zero.
-    return x / norm.clamp_min(torch.finfo(x.dtype).tiny)
-
-
-def _similarity_block(x_rows: Tensor, x_all: Tensor) -> Tensor:
-    r"""Returns the ``[len(x_rows), len(x_all)]`` block of cosine similarities
-    between row-normalised features. This is the only place where similarity
-    values are materialised; its row count is bounded by ``chunk_size``."""
-    return x_rows @ x_all.t()
-
-
-def knn_graph_from_features(
-    x: Tensor,
-    k: int,
-    chunk_size: int = 1024,
-) -> tuple[Tensor, Tensor]:
-    r"""Computes the directed top-:math:`k` cosine-similarity graph of the rows
-    of :obj:`x`, excluding self-matches.
-
-    .. math::
-        s_{ij} = \frac{\mathbf{x}_i^{\top} \mathbf{x}_j}
-        {\| \mathbf{x}_i \|_2 \, \| \mathbf{x}_j \|_2}, \qquad
-        \mathcal{N}_k(i) = \operatorname{top-}k_{\, j \neq i} \; s_{ij}
-
-    Rows with zero norm have similarity :math:`0` with every row. Similarities
-    are computed :obj:`chunk_size` rows at a time, so peak memory is
-    :math:`O(N \cdot k + \textrm{chunk\_size} \cdot N)` on top of the
-    (normalised) features: the dense :math:`N \times N` matrix is never built.
-
-    Args:
-        x (torch.Tensor): Feature matrix of shape :obj:`[N, d]` (finite values).
-        k (int): Number of neighbours per row. Clamped to :obj:`N - 1`; for
-            :obj:`N <= 1` an empty graph is returned.
-        chunk_size (int, optional): Number of rows whose similarities are
-            computed at once. (default: :obj:`1024`)
-
-    Returns:
-        (edge_index, value): :obj:`edge_index` is a :obj:`[2, N * k']` int64
-        tensor with :obj:`k' = min(k, N - 1)`; column :obj:`e` is an edge from
-        neighbour :obj:`edge_index[0, e] = j` to item
-        :obj:`edge_index[1, e] = i` (item :obj:`i` aggregates from its
-        neighbours), grouped by :obj:`i` in ascending order and, within a
-        group, sorted by decreasing similarity. :obj:`value` holds the cosine
-        similarities :math:`s_{ij}` (shape :obj:`[N * k']`).
-    """
-    _check_k(k)
-    _check_chunk_size(chunk_size)
-    if not isinstance(x, Tensor) or x.dim() != 2:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise DataError(f'Expected a 2-D feature tensor [num_items, dim] (got {shape})')
-    if not x.is_floating_point():
-        x = x.float()
-    if not bool(torch.isfinite(x).all()):
-        raise DataError('Feature tensor contains NaN or infinite values; expected finite values')
-
-    num_nodes = x.size(0)
-    k = min(k, num_nodes - 1)
-    if k <= 0:
-        empty = torch.empty(2, 0, dtype=torch.long, device=x.device)
-        return empty, x.new_empty(0)
-
-    x = _l2_normalize_rows(x)
-    nbr_chunks: list[Tensor] = []
-    val_chunks: list[Tensor] = []
-    for start in range(0, num_nodes, chunk_size):
-        end = min(start + chunk_size, num_nodes)
-        sim = _similarity_block(x[start:end], x)
-        rows = torch.arange(end - start, device=x.device)
-        sim[rows, rows + start] = float('-inf')  # Exclude self-matches.
-        val, nbr = sim.topk(k, dim=1, largest=True, sorted=True)
-        del sim
-        nbr_chunks.append(nbr)
-        val_chunks.append(val)
-
-    nbr = torch.cat(nbr_chunks, dim=0)  # [N, k]
-    val = torch.cat(val_chunks, dim=0)
-    target = torch.arange(num_nodes, device=x.device).repeat_interleave(k)
-    edge_index = torch.stack([nbr.reshape(-1), target], dim=0)
-    return edge_index, val.reshape(-1)
-
-
-def modality_graph(x: Tensor, k: int, chunk_size: int = 1024,
-                   normalization: str = 'sym') -> tuple[Tensor, Tensor]:
-    r"""The symmetrised top-:math:`k` cosine graph of the rows of :obj:`x` with its edge
-    weights, as :class:`ModalityKNNGraph` builds it for one modality: the union of
-    :func:`knn_graph_from_features` and its reverse, weighted by
-    :math:`\mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}` (``'sym'``) or 1 (``'none'``).
-
-    Args:
-        x (Tensor): Features ``[N, d]``.
-        k (int): Neighbours per item.
-        chunk_size (int): Rows of the similarity matrix computed at once.
-        normalization (str): ``'sym'`` or ``'none'``.
-    """
-    num_items = x.size(0)
-    edge_index, _ = knn_graph_from_features(x, k, chunk_size)
-    edge_index = to_undirected(edge_index, num_nodes=num_items)
-    weight_dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
-    if normalization == 'sym':
-        return gcn_norm(edge_index, None, num_items, add_self_loops=False, dtype=weight_dtype)
-    return edge_index, torch.ones(edge_index.size(1), dtype=weight_dtype,
-                                  device=edge_index.device)
-
-
-def item_graph_of(data: HeteroData, modality: str, k: int) -> tuple[Tensor, Tensor]:
-    """The item-item graph of ``modality`` in ``data``: its own
-    ``('item', 'knn_<modality>', 'item')`` graph if it has one (e.g. amazon-baby's), else the
-    :func:`modality_graph` of its features ``data['item'].x_<modality>``."""
-    from pyg_mmrec.data.splits import feature_key, graph_type
-    if graph_type(modality) in data.edge_types:
-        store = data[graph_type(modality)]
-        return store.edge_index, store.edge_weight
-    return modality_graph(data['item'][feature_key(modality)], k)
+from pyg_mmrec import schema
+from pyg_mmrec.errors import ConfigError
+from pyg_mmrec.graph import add_modality_graphs, check_knn_config
 
 
 class ModalityKNNGraph(BaseTransform):
@@ -187,7 +54,7 @@ class ModalityKNNGraph(BaseTransform):
     feature rows.
 
     Similarities are computed :obj:`chunk_size` rows at a time (see
-    :func:`knn_graph_from_features`), so memory is
+    :func:`~pyg_mmrec.graph.knn_graph_from_features`), so memory is
     :math:`O(N \cdot k + \textrm{chunk\_size} \cdot N)` and the dense
     :math:`N \times N` matrix is never built. Items whose features are all
     zero have similarity :math:`0` with every item (their neighbours are then
@@ -214,11 +81,7 @@ class ModalityKNNGraph(BaseTransform):
         chunk_size: int = 1024,
         normalization: str = 'sym',
     ) -> None:
-        _check_k(k)
-        _check_chunk_size(chunk_size)
-        if normalization not in _NORMALIZATIONS:
-            raise ConfigError(f"'normalization' must be one of {list(_NORMALIZATIONS)} "
-                              f'(got {normalization!r})')
+        check_knn_config(k, chunk_size, normalization)
         if modalities is not None:
             if isinstance(modalities, str):
                 modalities = [modalities]
@@ -238,64 +101,12 @@ class ModalityKNNGraph(BaseTransform):
     @staticmethod
     def available_modalities(data: HeteroData) -> list[str]:
         r"""Returns the names :obj:`m` of all ``x_<m>`` tensors on
-        :obj:`data['item']`."""
-        if 'item' not in data.node_types:
-            return []
-        store = data['item']
-        return [
-            key[len(_FEATURE_PREFIX):] for key in store.keys()
-            if key.startswith(_FEATURE_PREFIX) and len(key) > len(_FEATURE_PREFIX)
-            and isinstance(store[key], Tensor)
-        ]
+        :obj:`data['item']` (see :func:`~pyg_mmrec.schema.modalities`)."""
+        return schema.modalities(data)
 
     def forward(self, data: HeteroData) -> HeteroData:
-        if not isinstance(data, HeteroData):
-            raise DataError(f'ModalityKNNGraph expects a HeteroData object '
-                            f'(got {type(data).__name__})')
-        if 'item' not in data.node_types:
-            raise DataError(f"Expected node type 'item' in the data "
-                            f'(found node types {data.node_types})')
-
-        available = self.available_modalities(data)
-        if self.modalities is None:
-            if not available:
-                raise DataError("No modality features found: expected at least one "
-                                "'x_<modality>' tensor on data['item']")
-            modalities = available
-        else:
-            modalities = self.modalities
-            for name in modalities:
-                if name not in available:
-                    raise DataError(f"Unknown modality {name!r}: data['item'] has no attribute "
-                                    f"'x_{name}' (available modalities: {available})")
-
-        store = data['item']
-        num_items = store['num_nodes'] if 'num_nodes' in store else None
-        for name in modalities:
-            attr = f'{_FEATURE_PREFIX}{name}'
-            x = store[attr]
-            if x.dim() != 2:
-                raise DataError(f"data['item'].{attr} must be a 2-D tensor [num_items, dim] "
-                                f'(got shape {tuple(x.shape)})')
-            if num_items is None:
-                num_items = x.size(0)
-            elif x.size(0) != num_items:
-                raise DataError(f"data['item'].{attr} has {x.size(0)} rows; expected "
-                                f'{num_items} (the number of items)')
-            if not bool(torch.isfinite(x).all()):
-                raise DataError(f"data['item'].{attr} contains NaN or infinite values; "
-                                'expected finite features')
-
-            edge_index, edge_weight = modality_graph(x, self.k, self.chunk_size,
-                                                     self.normalization)
-
-            edge_store = data['item', f'knn_{name}', 'item']
-            edge_store.edge_index = edge_index
-            edge_store.edge_weight = edge_weight
-
-        if 'num_nodes' not in store:
-            store.num_nodes = num_items
-        return data
+        return add_modality_graphs(data, self.k, self.modalities, self.chunk_size,
+                                   self.normalization)
 
     def __repr__(self) -> str:
         args = [f'k={self.k}']

@@ -6,6 +6,8 @@ import torch
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import DataError
+from pyg_mmrec.graph import ensure_modality_graphs
+from pyg_mmrec.schema import computed_k
 from pyg_mmrec.transforms import EncodeText
 
 
@@ -43,6 +45,14 @@ def test_encodes_into_a_modality_and_caches(tmp_path):
     renamed(data)
     assert renamed.num_encoded == 3
     assert len(list(tmp_path.glob('*.npy'))) == 3
+
+
+def test_replaces_the_graph_computed_from_the_old_text_features(tmp_path):
+    data = item_texts(['a cat', 'see a bee', 'oui', 'eau'])
+    data['item'].x_text = torch.randn(4, 3)
+    ensure_modality_graphs(data, k=2)
+    out = EncodeText(cache_dir=tmp_path, encoder=CountingEncoder(), encoder_name='counts')(data)
+    assert out.edge_types == [] and computed_k(data, 'text') == 2
 
 
 def test_bad_inputs():

@@ -3,6 +3,8 @@ import torch
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import ConfigError, DataError
+from pyg_mmrec.graph import ensure_modality_graphs
+from pyg_mmrec.schema import computed_k, graph_type
 from pyg_mmrec.transforms import FeatureNoise
 
 
@@ -65,3 +67,11 @@ def test_bad_inputs():
     graph_only['item'].num_nodes = 3
     with pytest.raises(DataError, match='no modality feature matrices'):
         FeatureNoise(chi=0.1)(graph_only)
+
+
+def test_drops_the_graphs_computed_from_the_clean_features():
+    data = items(image=torch.randn(12, 4), text=torch.randn(12, 3))
+    ensure_modality_graphs(data, k=3)
+    out = FeatureNoise(chi=0.1, modalities='image', seed=0)(data)
+    assert out.edge_types == [graph_type('text')]
+    assert computed_k(data, 'image') == 3  # The input keeps its own.

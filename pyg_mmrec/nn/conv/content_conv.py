@@ -55,7 +55,7 @@ class ContentConv(MessagePassing):
     content fits a node (on unit-norm states, a softmax over cosine similarities).
 
     The graph (users ``0..U-1``, then items, see
-    :func:`~pyg_mmrec.nn.conv.user_item_edge_index`) is an edge list, whose messages are
+    :func:`~pyg_mmrec.graph.user_item_edge_index`) is an edge list, whose messages are
     gathered and summed, or a sparse adjacency (row = target), whose weights are computed on its
     stored entries and applied with one sparse-dense product (:func:`torch_geometric.utils.spmm`);
     both give the same result. Only the graph's structure is used: edge weights and the

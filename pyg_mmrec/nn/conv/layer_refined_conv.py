@@ -29,7 +29,7 @@ class LayerRefinedConv(LightGCNConv):
     Args:
         num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`4`)
         normalize (bool): If :obj:`False`, the input graph is taken as already normalised
-            (e.g. from :func:`user_item_adjacency`). (default: :obj:`True`)
+            (e.g. from :func:`~pyg_mmrec.graph.user_item_adjacency`). (default: :obj:`True`)
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing`.
 

@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import spmm, to_torch_csr_tensor
+from torch_geometric.utils import spmm
 
 from pyg_mmrec.nn.conv.propagation import Propagation
-from pyg_mmrec.utils import quiet_sparse_csr
 
 
 class _SymmetricSpMM(torch.autograd.Function):
@@ -27,39 +25,6 @@ class _SymmetricSpMM(torch.autograd.Function):
         return None, spmm(ctx.adj, grad)
 
 
-def user_item_edge_index(edge_index: Tensor, num_users: int) -> Tensor:
-    r"""Turns user-item interactions ``[2, E]`` into the undirected edge list ``[2, 2E]`` of the
-    homogeneous graph whose nodes are the users ``0..U-1`` followed by the items
-    ``U..U+I-1``."""
-    user, item = edge_index[0], edge_index[1] + num_users
-    return torch.stack([torch.cat([user, item]), torch.cat([item, user])])
-
-
-def user_item_adjacency(edge_index: Tensor, num_users: int, num_items: int,
-                        edge_weight: OptTensor = None) -> Tensor:
-    r"""The symmetric-normalised adjacency of the user-item graph as a sparse CSR tensor,
-
-    .. math::
-        \hat{\mathbf{A}} = \mathbf{D}^{-1/2} \begin{pmatrix} \mathbf{0} & \mathbf{R} \\
-        \mathbf{R}^\top & \mathbf{0} \end{pmatrix} \mathbf{D}^{-1/2},
-
-    ready to be passed to :class:`LightGCNConv` with ``normalize=False``.
-
-    Args:
-        edge_index (Tensor): User-item interactions ``[2, E]``.
-        num_users (int): Number of users :math:`U`.
-        num_items (int): Number of items :math:`I`.
-        edge_weight (Tensor, optional): Interaction weights ``[E]`` (e.g. FREEDOM's pruned
-            graph keeps a subset with weight 1).
-    """
-    n = num_users + num_items
-    hom = user_item_edge_index(edge_index, num_users)
-    weight = None if edge_weight is None else edge_weight.repeat(2)
-    hom, weight = gcn_norm(hom, weight, n, add_self_loops=False)
-    with quiet_sparse_csr():
-        return to_torch_csr_tensor(hom, weight, size=(n, n))
-
-
 class LightGCNConv(Propagation):
     r"""The LightGCN propagation from the `"LightGCN: Simplifying and Powering Graph
     Convolution Network for Recommendation" <https://arxiv.org/abs/2002.02126>`_ paper: ``L``
@@ -73,8 +38,9 @@ class LightGCNConv(Propagation):
         \mathbf{x}^{\prime}_i = \frac{1}{L+1} \sum_{l=0}^{L} \mathbf{x}^{(l)}_i.
 
     It runs on the homogeneous user-item graph (users first, then items; see
-    :func:`user_item_edge_index` and :func:`user_item_adjacency`) given either as an edge list
-    or as a sparse adjacency, with one sparse-dense product per layer either way (see
+    :func:`~pyg_mmrec.graph.user_item_edge_index` and
+    :func:`~pyg_mmrec.graph.user_item_adjacency`) given either as an edge list or as a sparse
+    adjacency, with one sparse-dense product per layer either way (see
     :class:`~pyg_mmrec.nn.conv.propagation.Propagation`); both give the same result. The graph
     is assumed symmetric, as the user-item graph is, which makes the backward pass with respect
     to the node states one product.
@@ -82,7 +48,7 @@ class LightGCNConv(Propagation):
     Args:
         num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`2`)
         normalize (bool): If :obj:`False`, the input graph is taken as already normalised
-            (e.g. from :func:`user_item_adjacency`). (default: :obj:`True`)
+            (e.g. from :func:`~pyg_mmrec.graph.user_item_adjacency`). (default: :obj:`True`)
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing`.
 

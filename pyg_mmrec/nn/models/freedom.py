@@ -7,13 +7,13 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.nn.conv import ItemItemConv, fuse_item_graphs
+from pyg_mmrec.graph import fuse_item_graphs, item_graph_of
+from pyg_mmrec.nn.conv import ItemItemConv
 from pyg_mmrec.nn.edge_pruning import DegreeSensitivePruning
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Capability, Encoded
 from pyg_mmrec.registry import register
-from pyg_mmrec.transforms.modality_knn_graph import item_graph_of
 from pyg_mmrec.utils import quiet_sparse_csr
 
 
@@ -25,8 +25,8 @@ class FREEDOM(LightGCN):
     a *denoised* (degree-sensitively pruned) user-item graph.
 
     The item-item graph is the fixed-weight fusion of one symmetric-normalised kNN graph
-    :math:`\mathbf{S}^m` per modality, built once from the raw features
-    (:func:`~pyg_mmrec.transforms.modality_knn_graph.modality_graph`) or taken from the
+    :math:`\mathbf{S}^m` per modality, computed into the data from the raw features by
+    :meth:`from_data` (:func:`~pyg_mmrec.graph.modality_graph`) or taken from the
     dataset's own ``('item', 'knn_<m>', 'item')`` graph when it has one. Item ID embeddings are
     propagated over it by :class:`~pyg_mmrec.nn.conv.ItemItemConv`, and added to the LightGCN
     item representations:
@@ -69,7 +69,7 @@ class FREEDOM(LightGCN):
     (the code fine-tunes them as embedding tables, which adds no information to a loss-only
     term and would let the features drift from the frozen graph built from them); the kNN
     graphs are symmetrised and exclude self-matches (the library's shared
-    :func:`~pyg_mmrec.transforms.modality_knn_graph.modality_graph`; the code keeps each item's
+    :func:`~pyg_mmrec.graph.modality_graph`; the code keeps each item's
     top-:math:`k` including itself, unsymmetrised). MMRec's ``reg_weight`` for FREEDOM is
     :math:`\lambda_m` here (``mm_loss_weight``), tuned there over
     :math:`\{0, 10^{-5}, 10^{-4}, 10^{-3}\}` with ``dropout`` in :math:`\{0.8, 0.9\}`; the code
@@ -95,6 +95,7 @@ class FREEDOM(LightGCN):
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`0.0`)
     """
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH})
+    frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
@@ -136,8 +137,9 @@ class FREEDOM(LightGCN):
         return torch.tensor([self.mm_image_weight if m == 'image' else rest for m in names])
 
     def frozen_graph(self, data: HeteroData, m: str) -> tuple[Tensor, Tensor]:
-        """The graph :math:`\\mathbf{S}^m`: the dataset's own, or the kNN graph of the raw
-        features."""
+        """The graph :math:`\\mathbf{S}^m` in ``data``: the dataset's own, or the kNN graph of
+        the raw features that :meth:`from_data` computed into it (see
+        :func:`~pyg_mmrec.graph.item_graph_of`)."""
         return item_graph_of(data, m, self.knn_k)
 
     def item_graph(self, data: HeteroData) -> tuple[Tensor, Tensor]:

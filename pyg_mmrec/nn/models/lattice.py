@@ -50,6 +50,7 @@ class LATTICE(LightGCN):
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH})
+    frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,

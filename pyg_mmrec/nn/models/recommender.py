@@ -12,9 +12,9 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
-from pyg_mmrec.data.splits import INTERACTS, feature_key, graph_modalities, modalities
 from pyg_mmrec.errors import DataError
-from pyg_mmrec.nn.conv import user_item_adjacency
+from pyg_mmrec.graph import ensure_modality_graphs, user_item_adjacency
+from pyg_mmrec.schema import INTERACTS, feature_key, graph_modalities, modalities
 
 
 class Capability(enum.StrEnum):
@@ -134,6 +134,11 @@ class Recommender(torch.nn.Module):
     requires_features: ClassVar[bool] = False
     #: What the model offers the plug-ins (see :class:`Capability`).
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: Whether the model propagates over one frozen kNN graph per modality with ``knn_k`` (its
+    #: attribute) neighbours, read from the data (``('item', 'knn_<m>', 'item')``):
+    #: :meth:`from_data` computes the missing ones into the data, and the forward pass raises a
+    #: :class:`~pyg_mmrec.errors.DataError` on data without them.
+    frozen_item_graphs: ClassVar[bool] = False
 
     def __init__(self, num_users: int, num_items: int):
         super().__init__()
@@ -157,7 +162,10 @@ class Recommender(torch.nn.Module):
     @classmethod
     def from_data(cls, data: HeteroData, **hparams) -> Recommender:
         """Builds the model for ``data`` (sizes read from it) with the given
-        hyper-parameters."""
+        hyper-parameters. For models with :attr:`frozen_item_graphs`, the kNN graph of each
+        modality that has features but no graph of the dataset's own is computed into
+        ``data`` with the model's ``knn_k`` (once: a later model with the same ``knn_k`` finds
+        it there) by :func:`~pyg_mmrec.graph.ensure_modality_graphs`."""
         sizes = {'num_users': data['user'].num_nodes, 'num_items': data['item'].num_nodes}
         params = inspect.signature(cls.__init__).parameters
         names = modalities(data)
@@ -171,7 +179,10 @@ class Recommender(torch.nn.Module):
             sizes['feature_dims'] = {m: data['item'][feature_key(m)].size(1) for m in names}
         if 'graph_modalities' in params:
             sizes['graph_modalities'] = graph_modalities(data)
-        return cls(**sizes, **hparams)
+        model = cls(**sizes, **hparams)
+        if cls.frozen_item_graphs:
+            ensure_modality_graphs(data, model.knn_k)
+        return model
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -248,7 +259,7 @@ class Recommender(torch.nn.Module):
 
     def adjacency(self, data: HeteroData) -> Tensor:
         """The normalised user-item adjacency of ``data``'s training graph (see
-        :func:`~pyg_mmrec.nn.conv.user_item_adjacency`), built once and cached."""
+        :func:`~pyg_mmrec.graph.user_item_adjacency`), built once and cached."""
         edge_index = self.train_edge_index(data)
         key = (edge_index.data_ptr(), edge_index.size(1))
         if key != self._adj_key:

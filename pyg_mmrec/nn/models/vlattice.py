@@ -65,6 +65,7 @@ class VLATTICE(VLightGCN):
     """
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA,
                               Capability.ITEM_GRAPH})
+    frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,

@@ -1,7 +1,7 @@
 import torch
 from torch_geometric.utils import to_torch_coo_tensor
 
-from pyg_mmrec.nn.conv import ItemItemConv, fuse_item_graphs
+from pyg_mmrec.nn.conv import ItemItemConv
 
 
 def random_graph(num_items=12, num_edges=40, seed=0):
@@ -33,22 +33,6 @@ def test_edge_list_and_sparse_agree_with_dense():
         out_sparse = ItemItemConv(layers)(x, adj_t)
         assert torch.allclose(out_list, expected, atol=1e-5)
         assert torch.allclose(out_sparse, expected, atol=1e-5)
-
-
-def test_fused_graph_is_weighted_sum_and_differentiable():
-    g1, g2 = random_graph(seed=1), random_graph(seed=2)
-    logits = torch.zeros(2, requires_grad=True)
-    weights = torch.softmax(logits, 0)
-    edge_index, edge_weight = fuse_item_graphs([g1, g2], weights, 12)
-    dense = torch.zeros(12, 12)
-    dense.index_put_(tuple(edge_index), edge_weight.detach(), accumulate=True)
-    expected = torch.zeros(12, 12)
-    for w, (ei, ew) in zip(weights.detach(), (g1, g2), strict=True):
-        expected.index_put_(tuple(ei), w * ew, accumulate=True)
-    assert torch.allclose(dense, expected)
-    assert edge_index.size(1) == (expected != 0).sum()  # duplicates merged
-    ItemItemConv(1)(torch.randn(12, 3), edge_index, edge_weight).pow(2).sum().backward()
-    assert logits.grad is not None and torch.isfinite(logits.grad).all()
 
 
 def test_gradients_match_dense_reference():

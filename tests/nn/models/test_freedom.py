@@ -4,9 +4,9 @@ import torch
 import pyg_mmrec.functional as MF
 from pyg_mmrec.data import make_synthetic
 from pyg_mmrec.errors import ConfigError, DataError
+from pyg_mmrec.graph import modality_graph
 from pyg_mmrec.nn.conv import LightGCNConv, user_item_edge_index
 from pyg_mmrec.nn.models import FREEDOM
-from pyg_mmrec.transforms.modality_knn_graph import modality_graph
 
 
 def dense(graph, n):
