@@ -1,11 +1,7 @@
-from pathlib import Path
-
 import pytest
 
 from pyg_mmrec.data import DataSplits, make_synthetic
 from pyg_mmrec.transforms import ModalityKNNGraph
-
-SHARED_DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 
 
 @pytest.fixture(scope='session')

@@ -2,11 +2,13 @@
 from pyg_mmrec.train.checkpoint import load_checkpoint, save_checkpoint
 from pyg_mmrec.train.config import TrainConfig, load_yaml, parse_overrides, split_config
 from pyg_mmrec.train.evaluation import evaluate, recommend
+from pyg_mmrec.train.harness import Cell, read_cell, run_cell, run_isolated
 from pyg_mmrec.train.registry import MODELS, get_model_class, register
 from pyg_mmrec.train.search import half_fraction, tune
 from pyg_mmrec.train.trainer import Trainer, load_model, make_trainer, resume_run, run
 
 __all__ = [
+    'Cell',
     'MODELS',
     'TrainConfig',
     'Trainer',
@@ -18,10 +20,13 @@ __all__ = [
     'load_yaml',
     'make_trainer',
     'parse_overrides',
+    'read_cell',
     'recommend',
     'register',
     'resume_run',
     'run',
+    'run_cell',
+    'run_isolated',
     'save_checkpoint',
     'split_config',
     'tune',
