@@ -49,7 +49,7 @@ Usage::
         --robust mmgcn --variants DVIB_a --conditions tr vr   # the redundancy runs first
     python benchmarks/dvib.py --backbones layergcn selfcf --robust --dvib-set relative=true
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
-        --set epochs=2 --out /tmp/dvib-smoke                    # a smoke run
+        --set epochs=2 --out runs/dvib-smoke                    # a smoke run
     python benchmarks/dvib.py --data ml-100k --report-only     # rebuild dvib_ml-100k.md
 """
 from __future__ import annotations

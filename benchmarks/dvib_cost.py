@@ -14,7 +14,7 @@ Writes ``<out>/dvib_cost.{md,json}``; ``--report-only`` rebuilds the Markdown fr
 Usage::
 
     python benchmarks/dvib_cost.py                       # tiktok, the seven DVIB backbones
-    python benchmarks/dvib_cost.py --data synthetic --rounds 2 --out /tmp/cost
+    python benchmarks/dvib_cost.py --data synthetic --rounds 2 --out runs/cost
     python benchmarks/dvib_cost.py --report-only
 """
 from __future__ import annotations

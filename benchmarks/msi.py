@@ -28,7 +28,7 @@ Usage::
 
     python benchmarks/msi.py                                          # synthetic and tiktok
     python benchmarks/msi.py --data tiktok --max-epochs 60 --patience 10
-    python benchmarks/msi.py --data synthetic --seeds 2024 2025 --max-epochs 2 --out /tmp/msi-smoke
+    python benchmarks/msi.py --data synthetic --seeds 2024 2025 --max-epochs 2 --out runs/msi-smoke
     python benchmarks/msi.py --report-only
 """
 from __future__ import annotations

@@ -96,9 +96,20 @@ class Cell:
 
 
 def read_cell(out_dir: str | Path) -> dict[str, Any] | None:
-    """The record of the finished cell in ``out_dir``, or :obj:`None` if it has not finished."""
+    """The record of the finished cell in ``out_dir``, or :obj:`None` if it has not finished.
+
+    Raises:
+        ConfigError: If ``out_dir`` holds a ``cell.json`` that is not a harness record.
+    """
     path = Path(out_dir) / RECORD
-    return json.loads(path.read_text(encoding='utf-8')) if path.is_file() else None
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding='utf-8'))
+    if not isinstance(record, dict) or record.get('format') != FORMAT:
+        raise ConfigError(f"{path}: not a cell record (format "
+                          f"{record.get('format') if isinstance(record, dict) else None!r}, "
+                          f"expected {FORMAT!r}); move it away or use another folder")
+    return record
 
 
 def run_cell(cell: Cell, out_dir: str | Path, splits: DataSplits | None = None,
@@ -110,16 +121,17 @@ def run_cell(cell: Cell, out_dir: str | Path, splits: DataSplits | None = None,
         cell (Cell): The cell.
         out_dir (str or Path): Its folder: the search in ``tune/``, the other seeds in
             ``seed<seed>/``, the record in ``cell.json``.
-        splits (DataSplits, optional): The data, if already loaded (in-process only);
-            otherwise the cell's recipe is loaded.
+        splits (DataSplits, optional): The data, if already loaded (in-process only; the
+            cell's ``data`` then names it, and need not be a recipe); otherwise the cell's
+            recipe is loaded.
         data_root (str or Path, optional): See :func:`~pyg_mmrec.data.data_root`.
         text_cache (str or Path, optional): Cache folder of the text encodings.
         isolate (bool): Run in a child process (see :func:`run_isolated`).
         env (dict, optional): The child's environment (e.g. ``OMP_NUM_THREADS``).
 
     Raises:
-        ConfigError: If ``out_dir`` holds the record of another cell, or ``splits`` is given
-            with ``isolate``.
+        ConfigError: If ``out_dir`` holds the record of another cell (or a ``cell.json``
+            that is no cell record), or ``splits`` is given with ``isolate``.
     """
     out_dir = Path(out_dir)
     record = read_cell(out_dir)

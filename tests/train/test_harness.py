@@ -88,6 +88,11 @@ def test_another_cell_in_the_folder_is_refused(tiny_splits, tmp_path):
     run_cell(Cell('bprmf', 'synthetic', [1], config=BASE), tmp_path, splits=tiny_splits)
     with pytest.raises(ConfigError, match='holds another cell'):
         run_cell(Cell('bprmf', 'synthetic', [2], config=BASE), tmp_path, splits=tiny_splits)
+    (tmp_path / 'old').mkdir()
+    (tmp_path / 'old' / 'cell.json').write_text('{"dataset": "synthetic", "model": "bprmf"}')
+    with pytest.raises(ConfigError, match='not a cell record'):
+        run_cell(Cell('bprmf', 'synthetic', [1], config=BASE), tmp_path / 'old',
+                 splits=tiny_splits)
 
 
 def test_without_grid_every_seed_trains_the_config(tiny_splits, tmp_path):
