@@ -31,7 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pyg_mmrec.train import half_fraction
-from pyg_mmrec.train.harness import mean_std
+from pyg_mmrec.train.harness import (
+    add_benchmark_arguments,
+    mean_std,
+    read_report,
+    summarize,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
@@ -86,7 +92,6 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
     the report's entry of each (:func:`pyg_mmrec.train.harness.summarize`)."""
     from pyg_mmrec.data import load_recipe, modalities
     from pyg_mmrec.train import Cell, run_cell
-    from pyg_mmrec.train.harness import summarize
     from pyg_mmrec.train.registry import get_model_class
 
     todo = []
@@ -235,17 +240,10 @@ def main() -> None:
                         help='epochs without a better validation Recall@20 before stopping')
     parser.add_argument('--design', choices=['full', 'half'], default='full',
                         help='search the full 8-point grid or its 4-point half-fraction')
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
     parser.add_argument('--jobs', type=int, default=1,
                         help='cells run in parallel, one torch thread each when above 1')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report and figure from the recorded cells')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
-
-    from pyg_mmrec.train.harness import read_report, write_report
 
     report = (read_report(args.out, 'backbones') if (args.out / 'backbones.json').is_file()
               else {'cells': []})

@@ -26,6 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, write_report
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 
@@ -115,7 +117,6 @@ def format_report(report: dict) -> str:
 def main() -> None:
     from pyg_mmrec.data import load_recipe
     from pyg_mmrec.train import Cell, run_cell
-    from pyg_mmrec.train.harness import read_report, write_report
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default='ml-100k-text', help='a dataset recipe')
@@ -123,12 +124,7 @@ def main() -> None:
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--max-epochs', type=int, default=200)
     parser.add_argument('--patience', type=int, default=20)
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report from its recorded rows')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
     if args.report_only:

@@ -22,6 +22,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pyg_mmrec.train.harness import (
+    add_benchmark_arguments,
+    find_summary,
+    read_report,
+    tuned_config,
+    write_report,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 
@@ -31,7 +39,6 @@ def measure(dataset: str, models: list[str], chi: float, out: Path,
     """Trains every model drowned; returns the report's data."""
     from pyg_mmrec.data import load_recipe
     from pyg_mmrec.train import Cell, run_cell
-    from pyg_mmrec.train.harness import find_summary, tuned_config
 
     def cell(model: str) -> dict:
         return find_summary(out / 'backbones.json', dataset, model)
@@ -81,16 +88,8 @@ def main() -> None:
     parser.add_argument('--dataset', default='ml-100k-text')
     parser.add_argument('--models', nargs='+', default=['grcn', 'mmgcn', 'vbpr', 'bm3'])
     parser.add_argument('--chi', type=float, default=10.0, help='std of the drowning noise')
-    parser.add_argument('--out', type=Path, default=RESULTS,
-                        help="results folder (it holds backbones.py's report)")
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report from its recorded rows')
+    add_benchmark_arguments(parser, RESULTS)  # --out: it holds backbones.py's report
     args = parser.parse_args()
-
-    from pyg_mmrec.train.harness import read_report, write_report
 
     report = (read_report(args.out, 'drowned_content') if args.report_only
               else measure(args.dataset, args.models, args.chi, args.out, args.data_root))

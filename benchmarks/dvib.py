@@ -59,7 +59,14 @@ import json
 import statistics
 from pathlib import Path
 
-from pyg_mmrec.train.harness import mean_std
+from pyg_mmrec.train.harness import (
+    add_benchmark_arguments,
+    find_summary,
+    mean_std,
+    read_report,
+    tuned_config,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
@@ -232,7 +239,6 @@ def run_all(args, dvib: dict, tag: str) -> dict:
     from pyg_mmrec.data.recipes import conditions
     from pyg_mmrec.errors import ConfigError
     from pyg_mmrec.train.config import parse_overrides
-    from pyg_mmrec.train.harness import find_summary, tuned_config
 
     name = args.data
     base = {'progress': False, **parse_overrides(args.set)}
@@ -290,9 +296,6 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default='tiktok', help='a dataset recipe (default: tiktok)')
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
     parser.add_argument('--backbones', nargs='+', default=[b for b in BACKBONES if b in MODELS])
     parser.add_argument('--robust', nargs='*', default=[b for b in ROBUST if b in MODELS],
                         help='backbones of the robustness runs')
@@ -309,21 +312,18 @@ def main() -> None:
                         help='config shared by every run, e.g. epochs=2')
     parser.add_argument('--dvib-set', nargs='*', default=[], metavar='KEY=VALUE',
                         help='config of the DVIB runs only, e.g. relative=true')
-    parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--threads', type=int,
                         help='torch threads (on a shared CPU, 1 gives steadier timings)')
     parser.add_argument('--tuned', action='store_true',
                         help="start every backbone from backbones.py's validation-selected "
                              'configuration and epoch budget on this dataset')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report of --data (and --dvib-set) from its records')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
 
     from pyg_mmrec.train.config import parse_overrides
-    from pyg_mmrec.train.harness import read_report, write_report
 
     dvib = parse_overrides(args.dvib_set)
     name = args.data

@@ -25,6 +25,8 @@ import statistics
 import time
 from pathlib import Path
 
+from pyg_mmrec.train.harness import add_benchmark_arguments, find_summary, read_report, write_report
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 BACKBONES = ['vbpr', 'mmgcn', 'grcn', 'bm3', 'freedom', 'layergcn', 'selfcf']
@@ -36,7 +38,6 @@ def backbone_config(dataset: str, backbone: str) -> dict:
     """The configuration ``backbones.py`` selected for ``backbone`` on ``dataset`` (without
     the epoch budget), or its defaults (empty) where its report holds no such cell."""
     from pyg_mmrec.errors import ConfigError
-    from pyg_mmrec.train.harness import find_summary
     try:
         return find_summary(RESULTS / 'backbones.json', dataset, backbone)['selected']
     except ConfigError:
@@ -98,15 +99,8 @@ def main() -> None:
     parser.add_argument('--data', default='tiktok', help='a dataset recipe (default: tiktok)')
     parser.add_argument('--backbones', nargs='+', default=BACKBONES)
     parser.add_argument('--rounds', type=int, default=3, help='epochs per trainer')
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report from its recorded measurements')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
-
-    from pyg_mmrec.train.harness import read_report, write_report
 
     report = (read_report(args.out, 'dvib_cost') if args.report_only
               else measure(args.data, args.backbones, args.rounds, args.data_root))

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from pyg_mmrec.train.harness import mean_std
+from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
@@ -171,17 +171,11 @@ def main() -> None:
     parser.add_argument('--models', nargs='+', default=['bprmf', 'lightgcn'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--set', nargs='*', default=[], help='extra config overrides')
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
     parser.add_argument('--skip-kernel', action='store_true')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report and figure from the recorded runs')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
     from pyg_mmrec.train.config import parse_overrides
-    from pyg_mmrec.train.harness import read_report, write_report
 
     report = (read_report(args.out, 'foundation') if (args.out / 'foundation.json').is_file()
               else {'runs': [], 'kernels': []})

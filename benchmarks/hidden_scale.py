@@ -23,6 +23,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, write_report
+
 RESULTS = Path(__file__).resolve().parents[1] / 'benchmarks' / 'results'
 
 SIGMAS = [1e-3, 1e-4]  # the ends of DVIB_c's grid
@@ -83,7 +85,6 @@ def format_report(report: dict) -> str:
 
 def main() -> None:
     from pyg_mmrec.ib import PlugIn
-    from pyg_mmrec.train.harness import read_report, write_report
     from pyg_mmrec.train.registry import MODELS
 
     backbones = sorted(n for n, cls in MODELS.items() if not issubclass(cls, PlugIn))
@@ -93,12 +94,7 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=0,
                         help='train this many epochs first (0: at initialisation)')
     parser.add_argument('--seed', type=int, default=2024)
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report from its recorded measurements')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
     if args.report_only:

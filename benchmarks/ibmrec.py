@@ -49,7 +49,7 @@ import json
 import statistics
 from pathlib import Path
 
-from pyg_mmrec.train.harness import mean_std, read_report, write_report
+from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
@@ -421,9 +421,6 @@ def main() -> None:
     parser.add_argument('--parts', nargs='+', default=parts, choices=parts)
     parser.add_argument('--data', default='tiktok',
                         help='a dataset recipe (needs features; default: tiktok)')
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
     parser.add_argument('--backbones', nargs='+', default=BACKBONES, choices=BACKBONES)
     parser.add_argument('--shares', nargs='+', type=float, default=[0.25, 0.5, 0.75])
     parser.add_argument('--sweep-backbone', default='vlattice', choices=BACKBONES)
@@ -431,10 +428,8 @@ def main() -> None:
     parser.add_argument('--set', nargs='*', default=[], help='config overrides for every run')
     parser.add_argument('--ib-set', nargs='*', default=[],
                         help='config overrides for the IBMRec runs only (alpha=..., beta=...)')
-    parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--static', type=Path, default=ROOT / 'docs' / '_static')
-    parser.add_argument('--report-only', action='store_true',
-                        help='only rewrite the report and figures from the finished runs')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
     for seed in [] if args.report_only else args.seeds:

@@ -20,6 +20,8 @@ import argparse
 import time
 from pathlib import Path
 
+from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, run_isolated, write_report
+
 RESULTS = Path(__file__).resolve().parents[1] / 'benchmarks' / 'results'
 
 
@@ -87,12 +89,8 @@ def main() -> None:
     parser.add_argument('--chunk', type=int, default=1024)
     parser.add_argument('--ref-items', type=int, default=8000,
                         help='size at which the dense reference is compared')
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report from its recorded measurements')
+    add_benchmark_arguments(parser, RESULTS, data_root=False)
     args = parser.parse_args()
-
-    from pyg_mmrec.train.harness import read_report, run_isolated, write_report
 
     if args.report_only:
         report = read_report(args.out, 'knn_graph')

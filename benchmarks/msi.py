@@ -38,7 +38,7 @@ import json
 import statistics
 from pathlib import Path
 
-from pyg_mmrec.train.harness import mean_std
+from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
@@ -185,21 +185,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', nargs='+', default=['synthetic', 'tiktok'],
                         help='dataset recipes')
-    parser.add_argument('--data-root', type=Path,
-                        help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
-                             '../shared/data)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024, 2025, 2026])
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS),
                         help='variants this process trains (several processes can share a '
                         'dataset; the summary is written once every variant has finished)')
     parser.add_argument('--max-epochs', type=int, default=1000)
     parser.add_argument('--patience', type=int, default=20)
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--report-only', action='store_true',
-                        help='rebuild the report and figure from the recorded summaries')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
-
-    from pyg_mmrec.train.harness import read_report, write_report
 
     report = (read_report(args.out, 'msi') if (args.out / 'msi.json').is_file()
               else {'datasets': []})

@@ -28,6 +28,7 @@ timings of their own); :func:`run_isolated` runs any importable function that wa
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib
 import importlib.util
@@ -241,6 +242,21 @@ def run_isolated(target: str, kwargs: Mapping[str, Any],
 def _child(target: str, kwargs: str, result: str) -> None:
     """The child of :func:`run_isolated`."""
     write_json(result, _resolve(target)(**json.loads(kwargs)))
+
+
+def add_benchmark_arguments(parser: argparse.ArgumentParser, results: Path,
+                            data_root: bool = True) -> None:
+    """Adds the options every benchmark script shares to ``parser``: ``--out`` (the results
+    folder, default ``results``), ``--report-only`` (rebuild the report from its recorded
+    JSON, without training) and, with ``data_root``, ``--data-root`` (the folder of the real
+    datasets, see :func:`~pyg_mmrec.data.data_root`)."""
+    parser.add_argument('--out', type=Path, default=results, help='results folder')
+    parser.add_argument('--report-only', action='store_true',
+                        help='rebuild the report from its recorded JSON, without training')
+    if data_root:
+        parser.add_argument('--data-root', type=Path,
+                            help='folder of the real datasets (default: $PYG_MMREC_DATA, else '
+                                 '../shared/data next to the repository)')
 
 
 def mean_std(values: list[float]) -> str:

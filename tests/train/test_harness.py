@@ -1,5 +1,7 @@
+import argparse
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -7,7 +9,13 @@ import pyg_mmrec.train.search as search_module
 import pyg_mmrec.train.trainer as trainer_module
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.train import Cell, read_cell, run_cell, run_isolated
-from pyg_mmrec.train.harness import FORMAT, mean_std, summarize, tuned_config
+from pyg_mmrec.train.harness import (
+    FORMAT,
+    add_benchmark_arguments,
+    mean_std,
+    summarize,
+    tuned_config,
+)
 
 BASE = {'batch_size': 256, 'epochs': 2, 'embedding_dim': 8}
 GRID = {'lr': [1e-4, 1e-2]}
@@ -136,3 +144,14 @@ def test_run_isolated_calls_a_file_function(tmp_path):
 def test_mean_std():
     assert mean_std([0.5]) == '0.5000'
     assert mean_std([1.0, 3.0]) == '2.0000 ± 1.4142'
+
+
+def test_benchmark_arguments(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_benchmark_arguments(parser, tmp_path)
+    args = parser.parse_args(['--report-only'])
+    assert (args.out, args.report_only, args.data_root) == (tmp_path, True, None)
+    assert parser.parse_args(['--data-root', 'd']).data_root == Path('d')
+    without = argparse.ArgumentParser()
+    add_benchmark_arguments(without, tmp_path, data_root=False)
+    assert not hasattr(without.parse_args([]), 'data_root')
