@@ -208,7 +208,7 @@ def mean_dependence(r: dict, part: str) -> float:
 
 def settings_of(runs: list[dict]) -> str:
     """Each dataset's epoch cap and early-stopping patience (every setting of a run is in its
-    record, ``runs/ibmrec/<run>/benchmark.json``)."""
+    entry of ``ibmrec.json``)."""
     datasets: dict[tuple, list[str]] = {}
     for d in sorted({r['dataset'] for r in runs}):
         caps = tuple(sorted({(r['config']['epochs'], r['config']['patience'])

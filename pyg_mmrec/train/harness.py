@@ -68,7 +68,8 @@ class Cell:
         grid (dict or list, optional): The search (as :func:`~pyg_mmrec.train.tune` takes it);
             without it every seed trains ``config`` as it is.
         config (dict, optional): Settings shared by every run (a point selected elsewhere,
-            e.g. on clean data, goes here).
+            e.g. on clean data, goes here); the progress bar is off unless it sets
+            ``progress``.
         condition (str): The data condition of :func:`~pyg_mmrec.data.load_recipe`.
             (default: :obj:`'clean'`)
     """
