@@ -191,7 +191,7 @@ def main() -> None:
                 runs[dataset, model, seed] = train_once(
                     dataset, model, seed, parse_overrides(args.set), folder(dataset, model, seed),
                     args.data_root)
-        if not args.skip_kernel:
+        if not args.skip_kernel and dataset not in kernels:
             kernels[dataset] = propagation_ratio(dataset, args.data_root)
     report = {'runs': [runs[key] for key in sorted(runs, key=lambda k: f'{k[0]}_{k[1]}_{k[2]}')],
               'kernels': [kernels[d] for d in sorted(kernels)]}

@@ -27,10 +27,10 @@ Parts (``--parts``, all by default):
 
 Every run is a one-seed harness cell (:func:`pyg_mmrec.train.run_cell`) under
 ``<out>/runs/ibmrec/``: real-data runs in processes of their own, synthetic runs in-process (on
-generator settings that are no dataset recipe). The report (``ibmrec.json``, the retained
-record, committed) lists every finished run, each added as it finishes; runs it lists are not
-repeated, so seeds and parts can be added later, by several processes at once (e.g. one per
-seed), and a fresh checkout keeps them. Writes
+generator settings that are no dataset recipe); finished runs are not repeated. The report
+(``ibmrec.json``, the retained record, committed) lists every run it has summarised, each added
+as it finishes, so seeds and parts can be added later, by several processes at once (e.g. one
+per seed). Writes
 ``benchmarks/results/ibmrec.{md,json}`` and ``docs/_static/ibmrec_{backbones,curves,sweep}.png``
 (mean test Recall@20 with the seeds' spread; validation curves of the first seed; the
 synthetic sweep).
@@ -103,13 +103,11 @@ def record(out: Path, entry: dict) -> None:
 
 
 def train(out: Path, entry: dict, model: str, config: list[str], args, splits=None) -> dict:
-    """Runs ``entry``'s run (isolated unless ``splits`` is given) unless the report lists it;
-    returns its harness record, or :obj:`None` if it was listed."""
+    """Runs ``entry``'s run (isolated unless ``splits`` is given; a finished one is not
+    repeated); returns its harness record."""
     from pyg_mmrec.train import Cell, run_cell
     from pyg_mmrec.train.config import parse_overrides
 
-    if any(run_name(r) == run_name(entry) for r in finished_runs(out)):
-        return None
     print(f'== {run_name(entry)}', flush=True)
     cell = Cell(model, entry['dataset'], [entry['seed']], config=parse_overrides(config))
     return run_cell(cell, out / 'runs' / 'ibmrec' / run_name(entry), splits=splits,
@@ -125,9 +123,9 @@ def results_of(record: dict) -> dict:
 
 def real_run(out: Path, dataset: str, variant: str, seed: int, args,
              knob: tuple[str, float, list[str]] | None = None) -> None:
-    """One run on a real dataset, in a process of its own, unless the report lists it;
-    ``knob`` (setting, value, other fixed settings) overrides one IBMRec setting (the
-    sensitivity part)."""
+    """One run on a real dataset, in a process of its own, recorded in the report; ``knob``
+    (setting, value, other fixed settings) overrides one IBMRec setting (the sensitivity
+    part)."""
     model, extra = VARIANTS[variant]
     ib = args.ib_set if model == 'ibmrec' else []
     part = {'part': 'real'} if knob is None else {'part': 'sensitivity', 'knob': knob[0],
@@ -135,8 +133,7 @@ def real_run(out: Path, dataset: str, variant: str, seed: int, args,
     entry = {**part, 'dataset': dataset, 'variant': variant, 'seed': seed}
     done = train(out, entry, model, [*extra, *args.set, *ib,
                                      *([f'{knob[0]}={knob[1]}', *knob[2]] if knob else [])], args)
-    if done is not None:
-        record(out, {**entry, **results_of(done)})
+    record(out, {**entry, **results_of(done)})
 
 
 def sweep_run(out: Path, share: float, variant: str, seed: int, args) -> None:
@@ -152,8 +149,6 @@ def sweep_run(out: Path, share: float, variant: str, seed: int, args) -> None:
              'variant': variant, 'seed': seed}
     done = train(out, entry, model, [*extra, *args.set,
                                      *(args.ib_set if model == 'ibmrec' else [])], args, splits)
-    if done is None:
-        return
     folder = out / 'runs' / 'ibmrec' / run_name(entry) / done['runs'][0]['dir']
     trained, _ = load_model(folder / 'checkpoint.pt', splits)
     results = results_of(done)
