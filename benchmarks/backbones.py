@@ -1,10 +1,10 @@
 """Backbones benchmark: every registered backbone, equally tuned on validation, on four datasets.
 
-For each (dataset, model) cell, :func:`pyg_mmrec.tune` searches the same small grid for every
-model: the learning rate, the L2 weight and the model's main knob (two values each, see
-``KNOBS``), selects on validation Recall@20 with seed 2024 and tests the selected point only;
-the selected point is then retrained with the other seeds, each tested once. Each cell runs in
-its own process, so its peak memory (resident set, MiB) is its own.
+Each (dataset, model) cell is a harness cell (:func:`pyg_mmrec.train.run_cell`) searching the
+same small grid for every model: the learning rate, the L2 weight and the model's main knob (two
+values each, see ``KNOBS``), selected on validation Recall@20 with seed 2024, the selected point
+alone tested, then retrained with the other seeds, each tested once. Each cell runs in its own
+process, so its peak memory (resident set, MiB) is its own.
 
 Datasets: ``synthetic`` (the embedded default), ``ml-100k-text`` (MovieLens-100K with the
 titles, years and genres encoded by all-MiniLM-L6-v2, cached, and a 10-NN text graph),
@@ -12,9 +12,9 @@ titles, years and genres encoded by all-MiniLM-L6-v2, cached, and a 10-NN text g
 feature matrices are listed as not applicable).
 
 Finished cells (``<out>/runs/backbones/<dataset>_<model>/cell.json``; ``--out`` defaults to
-``benchmarks/results``) are not repeated, an interrupted cell continues where it stopped
-(:func:`pyg_mmrec.train.resume_run`), and the report summarises every finished cell, so the
-benchmark can be run in parts::
+``benchmarks/results``) are not repeated, an interrupted cell continues where it stopped, and
+the report (``backbones.json``, the retained record) keeps every cell it has summarised, a run
+adding or replacing its own, so the benchmark can be run in parts::
 
     python benchmarks/backbones.py                                 # everything
     python benchmarks/backbones.py --datasets tiktok --models lattice lightgcn
@@ -25,17 +25,23 @@ Writes ``benchmarks/results/backbones.{md,json}`` and ``docs/_static/backbones_r
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import statistics
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from foundation import DATA, RESULTS, ROOT, mean_std
+from pyg_mmrec.train import half_fraction
+from pyg_mmrec.train.harness import (
+    add_benchmark_arguments,
+    mean_std,
+    read_report,
+    summarize,
+    write_report,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
+TEXT_CACHE = ROOT / 'runs' / 'text-cache'
 
 DATASETS = ['synthetic', 'ml-100k-text', 'tiktok', 'amazon-baby']
 
@@ -66,46 +72,6 @@ PUBLISHED_BABY = {'bprmf': (0.0575, 0.0249), 'lightgcn': (0.0754, 0.0328),
                   'bm3': (0.0883, 0.0383), 'freedom': (0.0992, 0.0424)}
 # A dense-similarity LATTICE on this CPU, tiktok (issue 3): seconds per epoch / val pass.
 LATTICE_REFERENCE = (29.0, 9.0)
-CELL_FILE = 'cell.json'
-
-
-def load(dataset: str, transform=None):
-    """The dataset's splits (ml-100k-text: text encoded once and cached, plus a text graph);
-    ``transform`` (a feature transform) applies to every view, before the text graph."""
-    from torch_geometric.transforms import Compose
-
-    from pyg_mmrec.data import DataSplits, load_dataset, load_movielens100k
-    if dataset == 'ml-100k-text':
-        from pyg_mmrec.transforms import EncodeText, ModalityKNNGraph
-        splits = load_movielens100k(DATA / 'ml-100k', seed=2024)
-        steps = [EncodeText(cache_dir=ROOT / 'runs' / 'text-cache'), transform,
-                 ModalityKNNGraph(k=10)]
-    else:
-        splits = load_dataset(dataset if dataset == 'synthetic' else DATA / dataset)
-        steps = [transform]
-    return DataSplits(*map(Compose([s for s in steps if s is not None]), splits))
-
-
-def cell_dir(dataset: str, model: str, out: Path = RESULTS) -> Path:
-    """The folder of the (``dataset``, ``model``) cell; ``CELL_FILE`` in it marks it finished."""
-    return out / 'runs' / 'backbones' / f'{dataset}_{model}'
-
-
-def read_cell(dataset: str, model: str, out: Path = RESULTS) -> dict:
-    """The finished cell of ``model`` on ``dataset`` (exits with a message if it has not run)."""
-    path = cell_dir(dataset, model, out) / CELL_FILE
-    if not path.is_file():
-        raise SystemExit(f'{path} is missing: run backbones.py --datasets {dataset} '
-                         f'--models {model} first')
-    return json.loads(path.read_text())
-
-
-def selected_config(cell: dict) -> dict:
-    """The configuration a cell selected on validation, with its epoch budget."""
-    budget = {'epochs': cell['max_epochs']}
-    if 'patience' in cell:  # older cells ran with the default patience
-        budget['patience'] = cell['patience']
-    return {**cell['selected'], **budget}
 
 
 def grid_for(model: str, hparams: dict) -> dict[str, list]:
@@ -118,45 +84,40 @@ def grid_for(model: str, hparams: dict) -> dict[str, list]:
     return grid
 
 
-def run_cell(dataset: str, model: str, seeds: list[int], max_epochs: int, patience: int,
-             design: str, out: Path) -> dict:
-    """Tunes ``model`` on ``dataset`` with the first seed (the full grid or its half-fraction),
-    retrains the selection with the others; returns the cell's summary (in this process, for
-    its peak memory)."""
-    import torch
-
-    import pyg_mmrec
-    from pyg_mmrec.data import modalities
+def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epochs: int,
+              patience: int, design: str, out: Path, jobs: int,
+              data_root: Path | None) -> list[dict]:
+    """Runs every unfinished (dataset, model) cell in its own process (``jobs`` at a time, one
+    torch thread each when above 1) into ``<out>/runs/backbones/<dataset>_<model>``; returns
+    the report's entry of each (:func:`pyg_mmrec.train.harness.summarize`)."""
+    from pyg_mmrec.data import load_recipe, modalities
     from pyg_mmrec.registry import get_model_class
-    from pyg_mmrec.train import half_fraction, resume_run
+    from pyg_mmrec.train import Cell, run_cell
 
-    splits = load(dataset)
-    cls = get_model_class(model)
-    if cls.requires_features and not modalities(splits.train):
-        return {'dataset': dataset, 'model': model, 'applicable': False}
-    grid = grid_for(model, cls.hparam_defaults())
-    base = {'progress': False, 'epochs': max_epochs, 'patience': patience, 'seed': seeds[0]}
-    start = time.perf_counter()
-    points = grid if design == 'full' else half_fraction(grid)
-    summary = pyg_mmrec.tune(model, splits, points, base, out_dir=out / 'tune', resume=True)
-    chosen = {k: summary['selected'][k] for k in grid}
-    selected_run = summary['runs'][summary['selected']['run']]
-    per_seed = [{'seed': seeds[0], 'test': summary['selected']['test'],
-                 'best_epoch': selected_run['best_epoch'],
-                 'train_seconds_per_epoch': selected_run['train_seconds_per_epoch']}]
-    for seed in seeds[1:]:
-        r = resume_run(model, splits, {**base, **chosen, 'seed': seed}, out / f'seed{seed}')
-        per_seed.append({'seed': seed, 'test': r['test'], 'best_epoch': r['best_epoch'],
-                         'train_seconds_per_epoch': r['train_seconds_per_epoch'],
-                         'eval_seconds': r['eval_seconds']})
-    evals = [s['eval_seconds'] for s in per_seed if 'eval_seconds' in s]
-    return {'dataset': dataset, 'model': model, 'applicable': True, 'grid': summary['grid'],
-            'selected': chosen, 'valid': summary['selected']['valid'], 'seeds': per_seed,
-            'eval_seconds': statistics.median(evals) if evals else None,
-            'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            'wall_minutes': (time.perf_counter() - start) / 60, 'max_epochs': max_epochs,
-            'patience': patience, 'design': design, 'search_runs': len(summary['runs']),
-            'torch_threads': torch.get_num_threads()}
+    todo = []
+    for dataset in datasets:
+        features = bool(modalities(load_recipe(dataset, root=data_root,
+                                               text_cache=TEXT_CACHE).train))
+        for model in models:
+            cls = get_model_class(model)
+            grid = grid_for(model, cls.hparam_defaults())
+            todo.append((Cell(model, dataset, seeds,
+                              grid if design == 'full' else half_fraction(grid),
+                              {'epochs': max_epochs, 'patience': patience}),
+                         features or not cls.requires_features))
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'} if jobs > 1 else None
+
+    def work(item: tuple) -> dict:
+        cell, applicable = item
+        if not applicable:  # the model needs feature matrices the dataset lacks
+            return {'dataset': cell.data, 'model': cell.model, 'applicable': False}
+        print(f'== {cell.data} {cell.model}', flush=True)
+        record = run_cell(cell, out / 'runs' / 'backbones' / f'{cell.data}_{cell.model}',
+                          data_root=data_root, text_cache=TEXT_CACHE, isolate=True, env=env)
+        return {**summarize(record), 'design': design}
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(work, todo))
 
 
 def summary(cells: list[dict]) -> list[str]:
@@ -279,44 +240,23 @@ def main() -> None:
                         help='epochs without a better validation Recall@20 before stopping')
     parser.add_argument('--design', choices=['full', 'half'], default='full',
                         help='search the full 8-point grid or its 4-point half-fraction')
-    parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--jobs', type=int, default=1,
                         help='cells run in parallel, one torch thread each when above 1')
-    parser.add_argument('--report-only', action='store_true')
-    parser.add_argument('--cell', nargs=2, metavar=('DATASET', 'MODEL'), help=argparse.SUPPRESS)
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    from pyg_mmrec.train.checkpoint import write_json
-
-    cells_dir = args.out / 'runs' / 'backbones'
-    if args.cell:  # a worker process: one cell
-        dataset, model = args.cell
-        out = cell_dir(dataset, model, args.out)
-        write_json(out / CELL_FILE, run_cell(dataset, model, args.seeds, args.max_epochs,
-                                               args.patience, args.design, out))
-        return
-    if not args.report_only:
-        todo = [(d, m) for d in args.datasets for m in args.models
-                if not (cell_dir(d, m, args.out) / CELL_FILE).is_file()]
-
-        def run_worker(cell: tuple[str, str]) -> None:
-            print(f'== {cell[0]} {cell[1]}', flush=True)
-            # With several jobs, each worker gets one thread (2 cores here: --jobs 2).
-            env = {**os.environ, 'OMP_NUM_THREADS': '1'} if args.jobs > 1 else None
-            subprocess.run([sys.executable, __file__, '--cell', *cell,
-                            '--seeds', *map(str, args.seeds),
-                            '--max-epochs', str(args.max_epochs), '--patience',
-                            str(args.patience), '--design', args.design, '--out', str(args.out)],
-                           check=True, env=env)
-
-        with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(run_worker, todo))
-    cells = [json.loads(p.read_text()) for p in sorted(cells_dir.glob(f'*/{CELL_FILE}'))]
-    write_json(args.out / 'backbones.json', {'cells': cells})
-    table = write_table(cells)
-    (args.out / 'backbones.md').write_text(table)
+    report = (read_report(args.out, 'backbones') if (args.out / 'backbones.json').is_file()
+              else {'cells': []})
+    if not args.report_only:  # this run's cells replace the recorded ones
+        cells = {(c['dataset'], c['model']): c for c in report['cells']}
+        cells.update({(c['dataset'], c['model']): c for c in run_cells(
+            args.datasets, args.models, args.seeds, args.max_epochs, args.patience,
+            args.design, args.out, args.jobs, args.data_root)})
+        report = {'cells': [cells[key] for key in sorted(cells, key='_'.join)]}
+    table = write_table(report['cells'])
+    write_report(args.out, 'backbones', report, table)
     if args.out == RESULTS:  # the docs show the real benchmark only
-        plot(cells, ROOT / 'docs' / '_static' / 'backbones_recall.png')
+        plot(report['cells'], ROOT / 'docs' / '_static' / 'backbones_recall.png')
     print(table)
 
 

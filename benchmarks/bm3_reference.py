@@ -13,17 +13,23 @@ training items excluded); the reference computes it itself.
 Usage::
 
     python benchmarks/bm3_reference.py            # ml-100k-text, seed 2024, ≤200 epochs
+    python benchmarks/bm3_reference.py --report-only
 
-Writes ``benchmarks/results/bm3_reference.{md,json}``.
+Writes ``benchmarks/results/bm3_reference.{md,json}``; the library's runs are kept under
+``benchmarks/results/runs/bm3_reference/`` and resumed if interrupted.
 """
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from backbones import load
-from foundation import RESULTS
+
+from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
 
 
 def reference_bm3(splits, lr: float, seed: int, epochs: int, patience: int,
@@ -96,42 +102,57 @@ def reference_bm3(splits, lr: float, seed: int, epochs: int, patience: int,
     return best, best_epoch
 
 
+def format_report(report: dict) -> str:
+    """The Markdown report of the ``rows`` measured with ``settings``."""
+    args = report['settings']
+    lines = ['# BM3 against an independent implementation', '',
+             f"{args['data']}, seed {args['seed']}, lr {args['lr']}, ≤{args['max_epochs']} "
+             f"epochs, patience {args['patience']}; best validation Recall@20.", '',
+             '| implementation | cl_weight | valid Recall@20 | best epoch |', '|---|---|---|---|']
+    lines += [f"| {r['implementation']} | {r['cl_weight']:g} | {r['valid_recall20']:.4f} "
+              f"| {r['best_epoch']} |" for r in report['rows']]
+    return '\n'.join(lines) + '\n'
+
+
 def main() -> None:
-    import pyg_mmrec
-    from pyg_mmrec.train.checkpoint import write_json
+    from pyg_mmrec.data import load_recipe
+    from pyg_mmrec.train import Cell, run_cell
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data', default='ml-100k-text')
+    parser.add_argument('--data', default='ml-100k-text', help='a dataset recipe')
     parser.add_argument('--seed', type=int, default=2024)
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--max-epochs', type=int, default=200)
     parser.add_argument('--patience', type=int, default=20)
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    splits = load(args.data)
-    rows = []
-    for cl_weight in (2.0, 0.0):
-        config = {'progress': False, 'epochs': args.max_epochs, 'patience': args.patience,
-                  'seed': args.seed, 'lr': args.lr, 'cl_weight': cl_weight}
-        ours = pyg_mmrec.run('bm3', splits, config, test=False)
-        rows.append({'implementation': 'pyg_mmrec BM3', 'cl_weight': cl_weight,
-                     'valid_recall20': ours['valid']['Recall@20'],
-                     'best_epoch': ours['best_epoch']})
-        recall, epoch = reference_bm3(splits, args.lr, args.seed, args.max_epochs,
-                                      args.patience, cl_weight)
-        rows.append({'implementation': 'independent dense reference', 'cl_weight': cl_weight,
-                     'valid_recall20': recall, 'best_epoch': epoch})
-        for row in rows[-2:]:
-            print(row, flush=True)
-    lines = ['# BM3 against an independent implementation', '',
-             f'{args.data}, seed {args.seed}, lr {args.lr}, ≤{args.max_epochs} epochs, patience '
-             f'{args.patience}; best validation Recall@20.', '',
-             '| implementation | cl_weight | valid Recall@20 | best epoch |', '|---|---|---|---|']
-    lines += [f"| {r['implementation']} | {r['cl_weight']:g} | {r['valid_recall20']:.4f} "
-              f"| {r['best_epoch']} |" for r in rows]
-    table = '\n'.join(lines) + '\n'
-    write_json(RESULTS / 'bm3_reference.json', {'settings': vars(args), 'rows': rows})
-    (RESULTS / 'bm3_reference.md').write_text(table)
+    if args.report_only:
+        report = read_report(args.out, 'bm3_reference')
+    else:
+        splits = load_recipe(args.data, root=args.data_root,
+                             text_cache=ROOT / 'runs' / 'text-cache')
+        rows = []
+        for cl_weight in (2.0, 0.0):
+            config = {'epochs': args.max_epochs, 'patience': args.patience, 'lr': args.lr,
+                      'cl_weight': cl_weight}
+            record = run_cell(Cell('bm3', args.data, [args.seed], config=config),
+                              args.out / 'runs' / 'bm3_reference' / f'cl{cl_weight:g}',
+                              splits=splits)
+            ours = record['runs'][0]
+            rows.append({'implementation': 'pyg_mmrec BM3', 'cl_weight': cl_weight,
+                         'valid_recall20': ours['valid']['Recall@20'],
+                         'best_epoch': ours['best_epoch']})
+            recall, epoch = reference_bm3(splits, args.lr, args.seed, args.max_epochs,
+                                          args.patience, cl_weight)
+            rows.append({'implementation': 'independent dense reference',
+                         'cl_weight': cl_weight, 'valid_recall20': recall, 'best_epoch': epoch})
+            for row in rows[-2:]:
+                print(row, flush=True)
+        settings = {k: getattr(args, k) for k in ('data', 'seed', 'lr', 'max_epochs', 'patience')}
+        report = {'settings': settings, 'rows': rows}
+    table = format_report(report)
+    write_report(args.out, 'bm3_reference', report, table)
     print(table)
 
 

@@ -25,27 +25,32 @@ the table gives the relative decrease of Recall against the clean run of the sam
 Efficiency: median training seconds per epoch with and without DVIB, and epochs to the best
 validation epoch.
 
-Runs whose ``results.json`` (searches: ``tune.json``) exists under
-``<out>/runs/dvib/<dataset>/`` are not repeated and interrupted ones continue from their
-checkpoints (``--force`` repeats them), so the benchmark can be interrupted and resumed, and
-seeds or variants (``--variants``) added later. ``--dvib-set`` configures the DVIB runs
-only (e.g. ``relative=true``); those runs, the report and the figure then carry the settings in
-their names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
+Every (backbone, variant, condition) is a harness cell (:func:`pyg_mmrec.train.run_cell`) under
+``<out>/runs/dvib/<dataset>[_tuned]/``: finished cells are not repeated and interrupted ones
+continue from their checkpoints, so the benchmark can be interrupted and resumed, and
+variants (``--variants``) added later. ``--dvib-set`` configures the DVIB runs only (e.g.
+``relative=true``); those runs, the report and the figure then carry the settings in their
+names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
 ``--out``, the figure ``docs/_static/dvib_recall.png`` (``dvib_<dataset>...`` for datasets other
-than tiktok, e.g. ``dvib_ml-100k.md``).
+than tiktok, e.g. ``dvib_ml-100k-text.md``). ``--report-only`` rebuilds the Markdown of
+``--data`` (and ``--dvib-set``) from its JSON, and the figure where the runs' logs are still
+there. (``dvib_ml-100k.md`` is the report of the ml-100k-text data under its earlier name,
+``--data ml-100k --report-only``; it was loaded without the text graph, which neither MMGCN nor
+BM3 reads.)
 
 Usage::
 
     python benchmarks/dvib.py                                   # tiktok, seed 2024
     python benchmarks/dvib.py --seeds 2024 2025 2026
     python benchmarks/dvib.py --tuned --backbones bm3 --robust --seeds 2024 2025 2026
-    python benchmarks/dvib.py --data ../shared/data/ml-100k --backbones mmgcn bm3
+    python benchmarks/dvib.py --data ml-100k-text --backbones mmgcn bm3
     python benchmarks/dvib.py --tuned --backbones mmgcn --robust --variants DVIB_a
-    python benchmarks/dvib.py --data ../shared/data/ml-100k --tuned --backbones mmgcn \\
+    python benchmarks/dvib.py --data ml-100k-text --tuned --backbones mmgcn \\
         --robust mmgcn --variants DVIB_a --conditions tr vr   # the redundancy runs first
     python benchmarks/dvib.py --backbones layergcn selfcf --robust --dvib-set relative=true
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
-        --set epochs=2 --out /tmp/dvib-smoke                    # a smoke run
+        --set epochs=2 --out runs/dvib-smoke                    # a smoke run
+    python benchmarks/dvib.py --data ml-100k --report-only     # rebuild dvib_ml-100k.md
 """
 from __future__ import annotations
 
@@ -54,104 +59,52 @@ import json
 import statistics
 from pathlib import Path
 
-from backbones import read_cell, selected_config
-from foundation import DATA, RESULTS, ROOT, mean_std
+from pyg_mmrec.train.harness import (
+    add_benchmark_arguments,
+    find_summary,
+    mean_std,
+    read_report,
+    tuned_config,
+    write_report,
+)
 
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
 BACKBONES = ['vbpr', 'mmgcn', 'grcn', 'bm3', 'freedom', 'layergcn', 'selfcf']
 ROBUST = ['mmgcn', 'bm3']
 GAMMA_D = [0.5, 0.1, 0.01]
 SIGMA = [1e-3, 5e-4, 1e-4]
-CHIS = [0.01, 0.05]
 VARIANTS = {'bare': None, 'DVIB_c': 'constant', 'DVIB_a': 'adaptive'}
 METRICS = [f'{m}@{k}' for k in (5, 20) for m in ('Recall', 'NDCG', 'Precision', 'MAP')]
-# The backbones benchmark's name of a dataset folder, where they differ.
-CELL_NAMES = {'ml-100k': 'ml-100k-text'}
 
 
-def tuned_config(dataset: str, backbone: str) -> dict:
-    """The configuration and epoch budget ``backbones.py`` selected for ``backbone`` on
-    ``dataset`` (a folder name) on validation."""
-    return selected_config(read_cell(CELL_NAMES.get(dataset, dataset), backbone))
-
-
-def conditions(splits) -> list[str]:
-    """The data conditions of the robustness runs available on ``splits``."""
-    out = ['clean', *(f'noise{chi}' for chi in CHIS), 'vr']
-    return out + ['tr'] if hasattr(splits.train['item'], 'text') else out
-
-
-def load(data: str, condition: str = 'clean'):
-    """The dataset at ``data`` under ``condition`` (see :func:`conditions`); item texts, when
-    there are any, are encoded into a text modality (cached)."""
-    from torch_geometric.transforms import Compose
-
-    from pyg_mmrec.data import DataSplits, load_dataset, modalities
-    from pyg_mmrec.transforms import EncodeText, FeatureNoise, FeatureRedundancy, TextRedundancy
-    splits = load_dataset(data)
-    steps = []
-    has_text = hasattr(splits.train['item'], 'text')
-    if condition == 'tr':
-        steps.append(TextRedundancy(seed=0))
-    if has_text:
-        steps.append(EncodeText(cache_dir=ROOT / 'runs' / 'text-cache'))
-    if condition.startswith('noise'):
-        steps.append(FeatureNoise(chi=float(condition[len('noise'):]), seed=0))
-    if condition == 'vr':  # the image features, else every modality (ml-100k: the text)
-        steps.append(FeatureRedundancy(
-            modalities='image' if 'image' in modalities(splits.train) else None, seed=0))
-    return DataSplits(*map(Compose(steps), splits))
-
-
-def record(results: dict, out: Path) -> dict:
-    """What the report keeps of one run."""
-    return {'test': results['test'], 'valid': results['valid'],
-            'best_epoch': results['best_epoch'],
-            'train_seconds_per_epoch': results['train_seconds_per_epoch'],
-            'log': str(out / 'log.jsonl')}
-
-
-def run_variant(backbone: str, variant: str, splits, seeds: list[int], base: dict, out: Path,
-                grids: dict[str, dict], force: bool, selected: dict | None = None,
-                dvib: dict | None = None) -> tuple[dict, list[dict]]:
-    """Runs ``backbone`` bare or with a DVIB variant on every seed; with DVIB and no
-    ``selected`` point, the first seed searches the grid on validation; ``dvib`` is extra
-    configuration of the DVIB runs. Returns the selected point and one record per seed."""
-    import pyg_mmrec
-    from pyg_mmrec.train import resume_run
+def run_variant(backbone: str, variant: str, data: str, splits, seeds: list[int], base: dict,
+                out: Path, results: Path, grids: dict[str, dict], condition: str = 'clean',
+                selected: dict | None = None, dvib: dict | None = None
+                ) -> tuple[dict, list[dict]]:
+    """Runs ``backbone`` bare or with a DVIB variant on every seed as a harness cell in
+    ``out``; with DVIB and no ``selected`` point, the first seed searches the grid on
+    validation; ``dvib`` is extra configuration of the DVIB runs. Returns the selected point
+    and one record per seed (its ``log`` relative to ``results``)."""
+    from pyg_mmrec.train import Cell, run_cell
     model = 'dvib' if VARIANTS[variant] else backbone
     config = {**base, **({'backbone': backbone, 'variant': VARIANTS[variant], **(dvib or {})}
-                         if VARIANTS[variant] else {})}
-    records = []
-    if VARIANTS[variant] and selected is None:
-        tune_dir, grid = out / 'tune', grids[variant]
-        summary_path = tune_dir / 'tune.json'
-        if summary_path.is_file() and not force:
-            summary = json.loads(summary_path.read_text())
-            if summary['grid'] != grid:
-                raise SystemExit(f"{summary_path} searched {summary['grid']}, not {grid}: "
-                                 f"repeat it with --force or pass another --out")
-        else:
-            summary = pyg_mmrec.tune(model, splits, grid, {**config, 'seed': seeds[0]},
-                                     out_dir=tune_dir, resume=not force)
-        selected = {k: summary['selected'][k] for k in grid}
-        run_dir = tune_dir / f"run{summary['selected']['run']}"
-        results = json.loads((run_dir / 'results.json').read_text())
-        records.append(record({**results, 'test': summary['selected']['test']}, run_dir))
-        seeds = seeds[1:]
-    for seed in seeds:
-        run_dir = out / f'seed{seed}'
-        seed_config = {**config, **(selected or {}), 'seed': seed}
-        results = (pyg_mmrec.run(model, splits, seed_config, out_dir=run_dir) if force
-                   else resume_run(model, splits, seed_config, run_dir))
-        records.append(record(results, run_dir))
-    return selected or {}, records
+                         if VARIANTS[variant] else {}), **(selected or {})}
+    grid = grids[variant] if VARIANTS[variant] and selected is None else None
+    record = run_cell(Cell(model, data, seeds, grid, config, condition), out, splits=splits)
+    return record['selected'] or selected or {}, [
+        {'test': r['test'], 'valid': r['valid'], 'best_epoch': r['best_epoch'],
+         'train_seconds_per_epoch': r['train_seconds_per_epoch'],
+         'log': (out / r['dir'] / 'log.jsonl').relative_to(results).as_posix()}
+        for r in record['runs']]
 
 
 def means(records: list[dict], metric: str) -> float:
     return statistics.mean(r['test'][metric] for r in records)
 
 
-def write_report(report: dict) -> str:
+def format_report(report: dict) -> str:
+    """The Markdown report: the main table, robustness and training cost."""
     lines = [
         f"# DVIB benchmark ({report['data']}"
         + ''.join(f', {k}={v}' for k, v in report['dvib'].items()) + ')', '',
@@ -218,7 +171,9 @@ def write_report(report: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(report: dict, path: Path) -> None:
+def plot(report: dict, path: Path, out: Path) -> None:
+    """The figure of the report; the validation curves are read from the runs' logs in
+    ``out``."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -263,7 +218,7 @@ def plot(report: dict, path: Path) -> None:
     for row in report['main']:
         if row['backbone'] not in curves:
             continue
-        lines = Path(row['records'][0]['log']).read_text().splitlines()
+        lines = (out / row['records'][0]['log']).read_text().splitlines()
         log = [json.loads(line) for line in lines]
         axes[-1].plot([e['epoch'] for e in log if 'valid' in e],
                       [e['valid']['Recall@20'] for e in log if 'valid' in e], lw=1,
@@ -278,12 +233,69 @@ def plot(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def run_all(args, dvib: dict, tag: str) -> dict:
+    """Runs every cell the arguments ask for; returns the report's data."""
+    from pyg_mmrec.data import load_recipe
+    from pyg_mmrec.data.recipes import conditions
+    from pyg_mmrec.errors import ConfigError
+    from pyg_mmrec.train.config import parse_overrides
+
+    name = args.data
+    base = {'progress': False, **parse_overrides(args.set)}
+    grids = {'DVIB_c': {'gamma_d': args.gamma_d, 'sigma': args.sigma},
+             'DVIB_a': {'gamma_d': args.gamma_d}}
+    # Backbone configurations: the defaults, or the backbones benchmark's selection; --set wins.
+    backbones = list(dict.fromkeys([*args.backbones, *args.robust]))
+    configs = {b: {**(tuned_config(find_summary(args.out / 'backbones.json', name, b))
+                      if args.tuned else {}), **base} for b in backbones}
+    runs = args.out / 'runs' / 'dvib' / (f'{name}_tuned' if args.tuned else name)
+
+    def folder(backbone: str, variant: str, condition: str = 'clean') -> Path:
+        return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
+                       + ('' if condition == 'clean' else f'_{condition}'))
+
+    def load(condition: str = 'clean'):
+        return load_recipe(name, condition, args.data_root, ROOT / 'runs' / 'text-cache')
+    clean = load()
+    available = conditions(clean)[1:]
+    chosen = args.conditions or available
+    unknown = [c for c in chosen if c not in available]
+    if unknown:
+        raise ConfigError(f"--conditions {' '.join(unknown)}: not available on {name}; "
+                          f"choose from {' '.join(available)}")
+    report = {'data': name, 'seeds': args.seeds, 'grids': grids, 'config': base, 'dvib': dvib,
+              'tuned': args.tuned, 'backbone_configs': configs, 'main': [], 'robustness': []}
+    selected = {}
+    # The robustness runs compare with the clean runs of the same backbones.
+    variants = [v for v in VARIANTS if v == 'bare' or v in args.variants]
+    for backbone in backbones:
+        for variant in variants:
+            print(f'== {name} {backbone} {variant}', flush=True)
+            point, records = run_variant(backbone, variant, name, clean, args.seeds,
+                                         configs[backbone], folder(backbone, variant),
+                                         args.out, grids, dvib=dvib)
+            selected[backbone, variant] = point
+            report['main'].append({'backbone': backbone, 'variant': variant,
+                                   'selected': point, 'records': records})
+    for condition in chosen:
+        splits = load(condition)
+        for backbone in args.robust:
+            for variant in [v for v in ('bare', 'DVIB_a') if v in variants]:
+                print(f'== {name} {backbone} {variant} {condition}', flush=True)
+                _, records = run_variant(backbone, variant, name, splits, args.seeds,
+                                         configs[backbone],
+                                         folder(backbone, variant, condition), args.out, grids,
+                                         condition, selected[backbone, variant], dvib)
+                report['robustness'].append({'backbone': backbone, 'variant': variant,
+                                             'condition': condition, 'records': records})
+    return report
+
+
 def main() -> None:
     from pyg_mmrec.registry import MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data', default=str(DATA / 'tiktok'),
-                        help="a dataset folder, or 'synthetic' (default: tiktok)")
+    parser.add_argument('--data', default='tiktok', help='a dataset recipe (default: tiktok)')
     parser.add_argument('--backbones', nargs='+', default=[b for b in BACKBONES if b in MODELS])
     parser.add_argument('--robust', nargs='*', default=[b for b in ROBUST if b in MODELS],
                         help='backbones of the robustness runs')
@@ -300,77 +312,34 @@ def main() -> None:
                         help='config shared by every run, e.g. epochs=2')
     parser.add_argument('--dvib-set', nargs='*', default=[], metavar='KEY=VALUE',
                         help='config of the DVIB runs only, e.g. relative=true')
-    parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--threads', type=int,
                         help='torch threads (on a shared CPU, 1 gives steadier timings)')
     parser.add_argument('--tuned', action='store_true',
                         help="start every backbone from backbones.py's validation-selected "
                              'configuration and epoch budget on this dataset')
-    parser.add_argument('--force', action='store_true', help='repeat finished runs')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
 
-    from pyg_mmrec.train.checkpoint import write_json
     from pyg_mmrec.train.config import parse_overrides
 
-    base = {'progress': False, **parse_overrides(args.set)}
     dvib = parse_overrides(args.dvib_set)
-    grids = {'DVIB_c': {'gamma_d': args.gamma_d, 'sigma': args.sigma},
-             'DVIB_a': {'gamma_d': args.gamma_d}}
-    name = Path(args.data).name
-    # Backbone configurations: the defaults, or the backbones benchmark's selection; --set wins.
-    backbones = list(dict.fromkeys([*args.backbones, *args.robust]))
-    configs = {b: {**(tuned_config(name, b) if args.tuned else {}), **base} for b in backbones}
-    runs = args.out / 'runs' / 'dvib' / (f'{name}_tuned' if args.tuned else name)
+    name = args.data
     # DVIB runs with other settings go to their own folders (the bare ones are shared).
     tag = ''.join(f'_{k}={v}' for k, v in dvib.items())
-
-    def folder(backbone: str, variant: str, condition: str = 'clean') -> Path:
-        return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
-                       + ('' if condition == 'clean' else f'_{condition}'))
-    clean = load(args.data)
-    available = conditions(clean)[1:]
-    chosen = args.conditions or available
-    unknown = [c for c in chosen if c not in available]
-    if unknown:
-        raise SystemExit(f"--conditions {' '.join(unknown)}: not available on {name}; "
-                         f"choose from {' '.join(available)}")
-    report = {'data': name, 'seeds': args.seeds, 'grids': grids, 'config': base, 'dvib': dvib,
-              'tuned': args.tuned, 'backbone_configs': configs, 'main': [], 'robustness': []}
-    selected = {}
-    # The robustness runs compare with the clean runs of the same backbones.
-    variants = [v for v in VARIANTS if v == 'bare' or v in args.variants]
-    for backbone in backbones:
-        for variant in variants:
-            print(f'== {name} {backbone} {variant}', flush=True)
-            point, records = run_variant(backbone, variant, clean, args.seeds, configs[backbone],
-                                         folder(backbone, variant), grids, args.force,
-                                         dvib=dvib)
-            selected[backbone, variant] = point
-            report['main'].append({'backbone': backbone, 'variant': variant,
-                                   'selected': point, 'records': records})
-    for condition in chosen:
-        splits = load(args.data, condition)
-        for backbone in args.robust:
-            for variant in [v for v in ('bare', 'DVIB_a') if v in variants]:
-                print(f'== {name} {backbone} {variant} {condition}', flush=True)
-                _, records = run_variant(backbone, variant, splits, args.seeds,
-                                         configs[backbone],
-                                         folder(backbone, variant, condition), grids,
-                                         args.force, selected=selected[backbone, variant],
-                                         dvib=dvib)
-                report['robustness'].append({'backbone': backbone, 'variant': variant,
-                                             'condition': condition, 'records': records})
     # Reports of datasets other than tiktok carry the dataset's name.
-    stem = ('' if name == 'tiktok' else f'_{name}') + tag
-    write_json(args.out / f'dvib{stem}.json', report)
-    table = write_report(report)
-    (args.out / f'dvib{stem}.md').write_text(table)
-    figure = ((ROOT / 'docs' / '_static' if args.out == RESULTS else args.out)
-              / f'dvib{stem}_recall.png')
-    plot(report, figure)
+    stem = 'dvib' + ('' if name == 'tiktok' else f'_{name}') + tag
+    if args.report_only:
+        report = read_report(args.out, stem)
+    else:
+        report = run_all(args, dvib, tag)
+    table = format_report(report)
+    write_report(args.out, stem, report, table)
+    figure = (ROOT / 'docs' / '_static' if args.out == RESULTS else args.out) / f'{stem}_recall.png'
+    if all((args.out / row['records'][0]['log']).is_file() for row in report['main']):
+        plot(report, figure, args.out)  # else the logs are gone: the figure stays as it is
     print(table)
 
 

@@ -1,8 +1,9 @@
 """Foundation benchmark: BPR-MF and LightGCN on the Amazon datasets, next to published numbers.
 
-Each run is a separate ``pyg-mmrec train`` process (so that its peak memory is its own), with
-the models' default hyper-parameters. Results go to ``benchmarks/results/foundation.{json,md}``
-and the validation curves to ``docs/_static/foundation_curves.png``.
+Each run is a harness cell (:func:`pyg_mmrec.train.run_cell`) in a process of its own (so that
+its peak memory is its own), with the models' default hyper-parameters. Results go to
+``benchmarks/results/foundation.{json,md}`` and the validation curves to
+``docs/_static/foundation_curves.png``.
 
 Also measures the propagation kernel: one forward + backward of 2-layer LightGCN propagation on
 each dataset's training graph with :class:`pyg_mmrec.nn.conv.LightGCNConv` (cached normalised
@@ -10,32 +11,35 @@ CSR adjacency, symmetric backward) against PyG's own :class:`torch_geometric.nn.
 edge list (normalising every call), in the same process; the ratio is what to read, as these
 machines are shared.
 
-Runs whose ``results.json`` already exists under ``benchmarks/results/runs/`` are not repeated
-(``--force`` repeats them), and the report summarises every finished run found there, so seeds
-and datasets can be added in later invocations.
+Finished runs (``<out>/runs/foundation/<dataset>_<model>_<seed>/cell.json``) are not repeated,
+and the report (``foundation.json``, the retained record) keeps every run and kernel it has
+summarised, a run adding or replacing its own, so seeds and datasets can be added in later
+invocations; ``--report-only`` rebuilds the Markdown (and the figure, where the runs' logs are
+still there) from it.
 
 Usage::
 
     python benchmarks/foundation.py                      # every dataset and model, seed 2024
     python benchmarks/foundation.py --datasets amazon-baby --seeds 2024 2025 2026
+    python benchmarks/foundation.py --report-only
 """
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / '..' / 'shared' / 'data'
 RESULTS = ROOT / 'benchmarks' / 'results'
 
-# Recall@20 / NDCG@20 from ../shared/data/README.md (see it for the protocols behind them).
+# Recall@20 / NDCG@20 published for these splits (the data root's README gives the protocols
+# behind them).
 PUBLISHED = {
     ('amazon-sports', 'bprmf'): (0.0430, 0.0202, 'MMSSL/DiffMM tables, same split, epoch on test'),
     ('amazon-sports', 'lightgcn'): (0.0782, 0.0369,
@@ -45,25 +49,27 @@ PUBLISHED = {
 }
 
 
-def train_once(dataset: str, model: str, seed: int, out: Path, extra: list[str]) -> dict:
-    """Runs one training process; returns its results.json plus wall-clock seconds."""
-    cmd = [sys.executable, '-m', 'pyg_mmrec.cli', 'train', '--model', model,
-           '--data', str(DATA / dataset), '--out', str(out), '--set', f'seed={seed}', *extra]
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    results = json.loads((out / 'results.json').read_text())
-    results['wall_seconds'] = time.perf_counter() - start
-    return results
+def train_once(dataset: str, model: str, seed: int, config: dict, out: Path,
+               data_root: Path | None) -> dict:
+    """One run in a process of its own; returns the report's entry (its results and the
+    process's wall-clock seconds)."""
+    from pyg_mmrec.train import Cell, run_cell
+
+    record = run_cell(Cell(model, dataset, [seed], config=config), out, data_root=data_root,
+                      isolate=True)
+    run = {k: v for k, v in record['runs'][0].items() if k != 'dir'}
+    return {'dataset': dataset, 'model': model, 'seed': seed, 'data': dataset, **run,
+            'wall_seconds': record['wall_seconds']}
 
 
-def propagation_ratio(dataset: str, repeats: int = 20) -> dict:
+def propagation_ratio(dataset: str, data_root: Path | None, repeats: int = 20) -> dict:
     """Milliseconds per forward+backward of 2-layer propagation: ours vs PyG's LGConv."""
     from torch_geometric.nn import LGConv
 
-    from pyg_mmrec.data import INTERACTS, load_dataset
+    from pyg_mmrec.data import INTERACTS, load_recipe
     from pyg_mmrec.nn.conv import LightGCNConv, user_item_adjacency, user_item_edge_index
 
-    splits = load_dataset(DATA / dataset)
+    splits = load_recipe(dataset, root=data_root)
     edge_index = splits.train[INTERACTS].edge_index
     num_users, num_items = splits.num_users, splits.num_items
     x = torch.randn(num_users + num_items, 64, requires_grad=True)
@@ -88,13 +94,10 @@ def propagation_ratio(dataset: str, repeats: int = 20) -> dict:
             'speedup': ms_ref / ms_ours, 'same_output': bool(same)}
 
 
-def mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f'{values[0]:.4f}'
-    return f'{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}'
-
-
-def write_tables(runs: list[dict], kernels: list[dict], seeds: list[int]) -> str:
+def format_report(report: dict) -> str:
+    """The Markdown report of the recorded runs and kernel measurements."""
+    runs, kernels = report['runs'], report['kernels']
+    seeds = sorted({r['seed'] for r in runs})
     lines = [
         '# Foundation benchmark', '',
         f'Seeds: {seeds} (mean ± std where a cell has several). Test metrics at the epoch '
@@ -131,7 +134,8 @@ def write_tables(runs: list[dict], kernels: list[dict], seeds: list[int]) -> str
     return '\n'.join(lines) + '\n'
 
 
-def plot_curves(runs: list[dict], path: Path) -> None:
+def plot_curves(runs: list[dict], path: Path, logs: dict[tuple, Path]) -> None:
+    """Validation curves of every run, read from ``logs`` (dataset, model, seed) -> log."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -144,7 +148,8 @@ def plot_curves(runs: list[dict], path: Path) -> None:
         for r in sorted(runs, key=lambda r: (r['model'], r['seed'])):
             if r['dataset'] != dataset:
                 continue
-            log = [json.loads(line) for line in Path(r['log']).read_text().splitlines()]
+            lines = logs[r['dataset'], r['model'], r['seed']].read_text().splitlines()
+            log = [json.loads(line) for line in lines]
             color = colors[r['model']]
             ax.plot([e['epoch'] for e in log], [e['valid']['Recall@20'] for e in log],
                     color=color, lw=1, label=None if r['model'] in labelled else r['model'])
@@ -166,38 +171,36 @@ def main() -> None:
     parser.add_argument('--models', nargs='+', default=['bprmf', 'lightgcn'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--set', nargs='*', default=[], help='extra config overrides')
-    parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--skip-kernel', action='store_true')
-    parser.add_argument('--force', action='store_true', help='repeat finished runs')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    from pyg_mmrec.train.checkpoint import write_json
+    from pyg_mmrec.train.config import parse_overrides
 
-    for dataset in args.datasets:
+    report = (read_report(args.out, 'foundation') if (args.out / 'foundation.json').is_file()
+              else {'runs': [], 'kernels': []})
+    runs = {(r['dataset'], r['model'], r['seed']): r for r in report['runs']}
+    kernels = {k['dataset']: k for k in report['kernels']}
+
+    def folder(dataset: str, model: str, seed: int) -> Path:
+        return args.out / 'runs' / 'foundation' / f'{dataset}_{model}_{seed}'
+    for dataset in [] if args.report_only else args.datasets:
         for model in args.models:
             for seed in args.seeds:
-                out = args.out / 'runs' / f'{dataset}_{model}_{seed}'
-                if (out / 'results.json').is_file() and not args.force:
-                    continue
                 print(f'== {dataset} {model} seed {seed}', flush=True)
-                r = train_once(dataset, model, seed, out, ['progress=false', *args.set])
-                write_json(out / 'benchmark.json', {'dataset': dataset, 'model': model,
-                                                    'seed': seed, **r})
-        kernel = args.out / 'runs' / f'kernel_{dataset}.json'
-        if not args.skip_kernel and (args.force or not kernel.is_file()):
-            write_json(kernel, propagation_ratio(dataset))
-    runs = [json.loads(p.read_text()) for p in sorted(args.out.glob('runs/*/benchmark.json'))]
-    for r in runs:
-        r['log'] = str(args.out / 'runs' / f"{r['dataset']}_{r['model']}_{r['seed']}" /
-                       'log.jsonl')
-    kernels = [json.loads(p.read_text()) for p in sorted(args.out.glob('runs/kernel_*.json'))]
-    seeds = sorted({r['seed'] for r in runs})
-    write_json(args.out / 'foundation.json',
-               {'runs': [{k: v for k, v in r.items() if k != 'log'} for r in runs],
-                'kernels': kernels})
-    table = write_tables(runs, kernels, seeds)
-    (args.out / 'foundation.md').write_text(table)
-    plot_curves(runs, ROOT / 'docs' / '_static' / 'foundation_curves.png')
+                runs[dataset, model, seed] = train_once(
+                    dataset, model, seed, parse_overrides(args.set), folder(dataset, model, seed),
+                    args.data_root)
+        if not args.skip_kernel and dataset not in kernels:
+            kernels[dataset] = propagation_ratio(dataset, args.data_root)
+    report = {'runs': [runs[key] for key in sorted(runs, key=lambda k: f'{k[0]}_{k[1]}_{k[2]}')],
+              'kernels': [kernels[d] for d in sorted(kernels)]}
+    table = format_report(report)
+    write_report(args.out, 'foundation', report, table)
+    logs = {(r['dataset'], r['model'], r['seed']): folder(r['dataset'], r['model'], r['seed'])
+            / f"seed{r['seed']}" / 'log.jsonl' for r in report['runs']}
+    if all(log.is_file() for log in logs.values()):  # else the figure stays as it is
+        plot_curves(report['runs'], ROOT / 'docs' / '_static' / 'foundation_curves.png', logs)
     print(table)
 
 

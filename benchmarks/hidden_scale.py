@@ -8,12 +8,14 @@ backbones: a ratio far below 1 leaves DVIB training like its backbone, one far a
 H. For every backbone that marks a hidden layer, on each dataset, this reports the row RMS of
 H at initialisation (seed 2024) or, with ``--epochs N``, after N epochs of training with the
 backbone's defaults, and the ratios of the DVIB noise scales to its median. Results go to
-``benchmarks/results/hidden_scale.{md,json}``.
+``benchmarks/results/hidden_scale.{md,json}``; ``--report-only`` rebuilds the Markdown from the
+JSON.
 
 Usage::
 
     python benchmarks/hidden_scale.py                            # tiktok and synthetic, at init
     python benchmarks/hidden_scale.py --datasets tiktok --epochs 5
+    python benchmarks/hidden_scale.py --report-only
 """
 from __future__ import annotations
 
@@ -21,21 +23,25 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from foundation import DATA, RESULTS
+from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, write_report
+
+RESULTS = Path(__file__).resolve().parents[1] / 'benchmarks' / 'results'
 
 SIGMAS = [1e-3, 1e-4]  # the ends of DVIB_c's grid
 PHI_INIT = 0.5  # DVIB_a's sigmoid scale near initialisation
 
 
-def measure(dataset: str, backbones: list[str], epochs: int, seed: int) -> list[dict]:
+def measure(dataset: str, backbones: list[str], epochs: int, seed: int,
+            data_root: Path | None) -> list[dict]:
     import torch
 
     import pyg_mmrec
-    from pyg_mmrec.data import load_dataset, modalities
+    from pyg_mmrec.data import load_recipe, modalities
     from pyg_mmrec.ib import hidden_scale
     from pyg_mmrec.registry import get_model_class
+    from pyg_mmrec.train import Cell, run_cell
 
-    splits = load_dataset(dataset if dataset == 'synthetic' else DATA / dataset)
+    splits = load_recipe(dataset, root=data_root)
     rows = []
     for name in backbones:
         cls = get_model_class(name)
@@ -43,9 +49,10 @@ def measure(dataset: str, backbones: list[str], epochs: int, seed: int) -> list[
             continue
         if epochs:
             with tempfile.TemporaryDirectory() as out:
-                pyg_mmrec.run(name, splits, {'epochs': epochs, 'seed': seed, 'progress': False},
-                              out_dir=out)
-                model, _ = pyg_mmrec.load_model(f'{out}/checkpoint.pt', splits)
+                record = run_cell(Cell(name, dataset, [seed], config={'epochs': epochs}), out,
+                                  splits=splits)
+                model, _ = pyg_mmrec.load_model(
+                    Path(out) / record['runs'][0]['dir'] / 'checkpoint.pt', splits)
         else:
             torch.manual_seed(seed)
             model = cls.from_data(splits.train)
@@ -55,7 +62,9 @@ def measure(dataset: str, backbones: list[str], epochs: int, seed: int) -> list[
     return rows
 
 
-def write_report(rows: list[dict]) -> str:
+def format_report(report: dict) -> str:
+    """The Markdown report of the measured ``rows``."""
+    rows = report['rows']
     lines = ['# Hidden-layer scale', '',
              'Root mean square of the rows of each backbone\'s hidden layer H (the tensors it '
              'passes through its DVIB hook; `pyg_mmrec.ib.hidden_scale`), with seed 2024, and '
@@ -77,7 +86,6 @@ def write_report(rows: list[dict]) -> str:
 def main() -> None:
     from pyg_mmrec.ib import PlugIn
     from pyg_mmrec.registry import MODELS
-    from pyg_mmrec.train.checkpoint import write_json
 
     backbones = sorted(n for n, cls in MODELS.items() if not issubclass(cls, PlugIn))
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -86,14 +94,17 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=0,
                         help='train this many epochs first (0: at initialisation)')
     parser.add_argument('--seed', type=int, default=2024)
-    parser.add_argument('--out', type=Path, default=RESULTS)
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    rows = [r for d in args.datasets for r in measure(d, args.backbones, args.epochs, args.seed)]
-    write_json(args.out / 'hidden_scale.json', {'rows': rows})
-    report = write_report(rows)
-    (args.out / 'hidden_scale.md').write_text(report)
-    print(report)
+    if args.report_only:
+        report = read_report(args.out, 'hidden_scale')
+    else:
+        report = {'rows': [r for d in args.datasets for r in measure(
+            d, args.backbones, args.epochs, args.seed, args.data_root)]}
+    table = format_report(report)
+    write_report(args.out, 'hidden_scale', report, table)
+    print(table)
 
 
 if __name__ == '__main__':

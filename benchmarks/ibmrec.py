@@ -25,12 +25,12 @@ Parts (``--parts``, all by default):
   ``backbones`` part; the report gives validation Recall@20 and marks the point that
   validation selects (test scores are not used).
 
-Real-data runs are separate ``pyg-mmrec train`` processes (:func:`foundation.train_once`);
-synthetic runs are in-process, as the synthetic generator's settings are not CLI options.
-Runs whose ``benchmark.json`` exists under ``<out>/runs/ibmrec/`` are not repeated (``--force``
-repeats them), and the report covers every finished run found there, so seeds and parts can be
-added later, by several processes at once (e.g. one per seed). The run records are committed
-(checkpoints are not), so a fresh checkout keeps them. Writes
+Every run is a one-seed harness cell (:func:`pyg_mmrec.train.run_cell`) under
+``<out>/runs/ibmrec/``: real-data runs in processes of their own, synthetic runs in-process (on
+generator settings that are no dataset recipe); finished runs are not repeated. The report
+(``ibmrec.json``, the retained record, committed) lists every run it has summarised, each added
+as it finishes, so seeds and parts can be added later, by several processes at once (e.g. one
+per seed). Writes
 ``benchmarks/results/ibmrec.{md,json}`` and ``docs/_static/ibmrec_{backbones,curves,sweep}.png``
 (mean test Recall@20 with the seeds' spread; validation curves of the first seed; the
 synthetic sweep).
@@ -47,10 +47,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
-from foundation import DATA, RESULTS, ROOT, mean_std, train_once
+from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
 
 BACKBONES = ['vbpr', 'vlightgcn', 'lattice', 'vlattice']
 FIB_ONLY = ['vbpr', 'vlightgcn']
@@ -79,63 +81,79 @@ ABLATION = [('IBMRec (FIB + GIB)', 'ibmrec-vlattice'), ('w/o FIB', 'ibmrec-vlatt
             ('w/o GIB', 'ibmrec-vlattice-nogib'), ('w/o IB (= VLATTICE)', 'vlattice')]
 
 
-def run_dir(out: Path, label: str, variant: str, seed: int) -> Path:
-    return out / 'runs' / 'ibmrec' / f'{label}_{variant}_{seed}'
+def run_name(r: dict) -> str:
+    """The folder name of a run of the report under ``<out>/runs/ibmrec/``."""
+    name = (r['variant'] if r['part'] != 'sensitivity'
+            else f"{r['variant']}@{r['knob']}={r['value']:g}")
+    return f"{r['dataset']}_{name}_{r['seed']}"
+
+
+def finished_runs(out: Path) -> list[dict]:
+    """The runs the report lists."""
+    return read_report(out, 'ibmrec')['runs'] if (out / 'ibmrec.json').is_file() else []
+
+
+def record(out: Path, entry: dict) -> None:
+    """Adds (or replaces) a finished run in the report, read again just before, so that
+    processes running other runs at the same time keep theirs."""
+    runs = {run_name(r): r for r in finished_runs(out)}
+    runs[run_name(entry)] = entry
+    runs = [runs[name] for name in sorted(runs)]
+    write_report(out, 'ibmrec', {'runs': runs}, format_report(runs))
+
+
+def train(out: Path, entry: dict, model: str, config: list[str], args, splits=None) -> dict:
+    """Runs ``entry``'s run (isolated unless ``splits`` is given; a finished one is not
+    repeated); returns its harness record."""
+    from pyg_mmrec.train import Cell, run_cell
+    from pyg_mmrec.train.config import parse_overrides
+
+    print(f'== {run_name(entry)}', flush=True)
+    cell = Cell(model, entry['dataset'], [entry['seed']], config=parse_overrides(config))
+    return run_cell(cell, out / 'runs' / 'ibmrec' / run_name(entry), splits=splits,
+                    data_root=args.data_root, isolate=splits is None)
+
+
+def results_of(record: dict) -> dict:
+    """The report's fields of a one-seed cell's run."""
+    run = {k: v for k, v in record['runs'][0].items() if k != 'dir'}
+    return {'model': record['cell']['model'], 'data': record['data'], **run,
+            'wall_seconds': record['wall_seconds']}
 
 
 def real_run(out: Path, dataset: str, variant: str, seed: int, args,
              knob: tuple[str, float, list[str]] | None = None) -> None:
-    """One training process on a real dataset, unless its results exist; ``knob`` (setting,
-    value, other fixed settings) overrides one IBMRec setting (the sensitivity part)."""
-    from pyg_mmrec.train.checkpoint import write_json
-
-    label = Path(dataset).name
-    name = variant if knob is None else f'{variant}@{knob[0]}={knob[1]:g}'
-    folder = run_dir(out, label, name, seed)
-    if (folder / 'benchmark.json').is_file() and not args.force:
-        return
+    """One run on a real dataset, in a process of its own, recorded in the report; ``knob``
+    (setting, value, other fixed settings) overrides one IBMRec setting (the sensitivity
+    part)."""
     model, extra = VARIANTS[variant]
     ib = args.ib_set if model == 'ibmrec' else []
-    print(f'== {label} {name} seed {seed}', flush=True)
-    results = train_once(dataset, model, seed, folder,
-                         ['progress=false', *extra, *args.set, *ib,
-                          *([f'{knob[0]}={knob[1]}', *knob[2]] if knob else [])])
     part = {'part': 'real'} if knob is None else {'part': 'sensitivity', 'knob': knob[0],
                                                    'value': knob[1], 'fixed': knob[2]}
-    write_json(folder / 'benchmark.json', {**part, 'dataset': label, 'variant': variant,
-                                           'seed': seed, **results})
+    entry = {**part, 'dataset': dataset, 'variant': variant, 'seed': seed}
+    done = train(out, entry, model, [*extra, *args.set, *ib,
+                                     *([f'{knob[0]}={knob[1]}', *knob[2]] if knob else [])], args)
+    record(out, {**entry, **results_of(done)})
 
 
 def sweep_run(out: Path, share: float, variant: str, seed: int, args) -> None:
     """One in-process run on the synthetic data with ``irrelevant_share=share``, followed by
     the dependence diagnostic of its selected state."""
-    import pyg_mmrec
     from pyg_mmrec.data import make_synthetic
     from pyg_mmrec.ib import feature_dependence
-    from pyg_mmrec.train import load_model, parse_overrides
-    from pyg_mmrec.train.checkpoint import write_json
+    from pyg_mmrec.train import load_model
 
-    folder = run_dir(out, f'synthetic-s{share:g}', variant, seed)
-    if (folder / 'benchmark.json').is_file() and not args.force:
-        return
     splits = make_synthetic(irrelevant_share=share)
-    if args.force or not (folder / 'results.json').is_file():
-        print(f'== synthetic share {share:g} {variant} seed {seed}', flush=True)
-        model, extra = VARIANTS[variant]
-        config = parse_overrides(['progress=false', f'seed={seed}', *extra, *args.set,
-                                  *(args.ib_set if model == 'ibmrec' else [])])
-        start = time.perf_counter()
-        pyg_mmrec.run(model, splits, config, out_dir=folder)
-        wall = time.perf_counter() - start
-    else:
-        wall = None
-    results = json.loads((folder / 'results.json').read_text())
+    model, extra = VARIANTS[variant]
+    entry = {'part': 'sweep', 'dataset': f'synthetic-s{share:g}', 'share': share,
+             'variant': variant, 'seed': seed}
+    done = train(out, entry, model, [*extra, *args.set,
+                                     *(args.ib_set if model == 'ibmrec' else [])], args, splits)
+    folder = out / 'runs' / 'ibmrec' / run_name(entry) / done['runs'][0]['dir']
     trained, _ = load_model(folder / 'checkpoint.pt', splits)
-    dependence = feature_dependence(trained, splits.train)
-    write_json(folder / 'benchmark.json', {
-        'part': 'sweep', 'dataset': f'synthetic-s{share:g}', 'share': share,
-        'variant': variant, 'seed': seed, 'dependence': dependence,
-        'wall_seconds': wall, **results})
+    results = results_of(done)
+    record(out, {**entry, 'dependence': feature_dependence(trained, splits.train),
+                 'wall_seconds': results.pop('wall_seconds'), **results})
 
 
 def cell(runs: list[dict], key) -> str:
@@ -185,7 +203,7 @@ def mean_dependence(r: dict, part: str) -> float:
 
 def settings_of(runs: list[dict]) -> str:
     """Each dataset's epoch cap and early-stopping patience (every setting of a run is in its
-    record, ``runs/ibmrec/<run>/benchmark.json``)."""
+    entry of ``ibmrec.json``)."""
     datasets: dict[tuple, list[str]] = {}
     for d in sorted({r['dataset'] for r in runs}):
         caps = tuple(sorted({(r['config']['epochs'], r['config']['patience'])
@@ -194,11 +212,7 @@ def settings_of(runs: list[dict]) -> str:
     return '; '.join(f"{', '.join(ds)}: at most {'/'.join(str(e) for e, _ in caps)} epochs, "
                      f"patience {'/'.join(str(p) for _, p in caps)}"
                      for caps, ds in datasets.items()
-                     ) + '; every setting of a run is in ``runs/ibmrec/<run>/benchmark.json``'
-
-
-def finished_runs(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob('runs/ibmrec/*/benchmark.json'))]
+                     ) + '; every setting of a run is in ``ibmrec.json``'
 
 
 def sensitivity_points(runs: list[dict], dataset: str, variant: str, knob: str, seed: int
@@ -218,7 +232,9 @@ def selected_value(points: list[tuple[object, dict]]):
     return max(points, key=lambda point: point[1]['valid']['Recall@20'])[0]
 
 
-def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
+def format_report(runs: list[dict]) -> str:
+    """The Markdown report of the runs."""
+    seeds, settings = sorted({r['seed'] for r in runs}), settings_of(runs)
     by: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
         if r['part'] != 'sensitivity':  # those are reported on their own
@@ -306,12 +322,15 @@ def write_report(runs: list[dict], seeds: list[int], settings: str) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def log_of(out: Path, r: dict) -> Path:
+    """The per-epoch log of a run (kept only on the machine that ran it)."""
+    return out / 'runs' / 'ibmrec' / run_name(r) / f"seed{r['seed']}" / 'log.jsonl'
+
+
 def validation_curve(out: Path, r: dict) -> list[float]:
     """Validation Recall@20 per epoch of a real-data run, from its ``log.jsonl``."""
-    log = run_dir(out, r['dataset'], r['variant'], r['seed']) / 'log.jsonl'
-    if not log.is_file():
-        return []
-    return [json.loads(line)['valid']['Recall@20'] for line in log.read_text().splitlines()]
+    return [json.loads(line)['valid']['Recall@20']
+            for line in log_of(out, r).read_text().splitlines()]
 
 
 def plot(runs: list[dict], static: Path, out: Path) -> None:
@@ -344,6 +363,9 @@ def plot(runs: list[dict], static: Path, out: Path) -> None:
         fig.tight_layout()
         fig.savefig(static / 'ibmrec_backbones.png', dpi=110)
         plt.close(fig)
+    firsts = [r for r in runs if r['part'] == 'real' and r['seed'] == min(
+        q['seed'] for q in runs if q['dataset'] == r['dataset'])]
+    if real and all(log_of(out, r).is_file() for r in firsts):  # else the figure stays
         # Validation curves of the first seed: each backbone bare (dashed) and with IBMRec.
         fig, axes = plt.subplots(1, len(real), figsize=(4.8 * len(real), 3.4), squeeze=False)
         for ax, dataset in zip(axes[0], real, strict=True):
@@ -352,8 +374,8 @@ def plot(runs: list[dict], static: Path, out: Path) -> None:
                 for prefix, style in (('', '--'), ('ibmrec-', '-')):
                     r = next((r for r in runs if r['dataset'] == dataset and r['seed'] == first
                               and r['variant'] == prefix + b), None)
-                    curve = validation_curve(out, r) if r else []
-                    if curve:
+                    if r:
+                        curve = validation_curve(out, r)
                         ax.plot(range(1, len(curve) + 1), curve, style, color=f'C{i}',
                                 label=prefix + b, linewidth=1)
             ax.set_title(f'{dataset} (seed {first})')
@@ -393,7 +415,7 @@ def main() -> None:
     parts = ['backbones', 'ablation', 'fib-parts', 'sweep', 'baby', 'sensitivity']
     parser.add_argument('--parts', nargs='+', default=parts, choices=parts)
     parser.add_argument('--data', default='tiktok',
-                        help='dataset folder, or name under ../shared/data (needs features)')
+                        help='a dataset recipe (needs features; default: tiktok)')
     parser.add_argument('--backbones', nargs='+', default=BACKBONES, choices=BACKBONES)
     parser.add_argument('--shares', nargs='+', type=float, default=[0.25, 0.5, 0.75])
     parser.add_argument('--sweep-backbone', default='vlattice', choices=BACKBONES)
@@ -401,14 +423,9 @@ def main() -> None:
     parser.add_argument('--set', nargs='*', default=[], help='config overrides for every run')
     parser.add_argument('--ib-set', nargs='*', default=[],
                         help='config overrides for the IBMRec runs only (alpha=..., beta=...)')
-    parser.add_argument('--out', type=Path, default=RESULTS)
     parser.add_argument('--static', type=Path, default=ROOT / 'docs' / '_static')
-    parser.add_argument('--force', action='store_true', help='repeat finished runs')
-    parser.add_argument('--report-only', action='store_true',
-                        help='only rewrite the report and figures from the finished runs')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
-
-    from pyg_mmrec.train.checkpoint import write_json
 
     for seed in [] if args.report_only else args.seeds:
         if 'backbones' in args.parts:
@@ -424,7 +441,7 @@ def main() -> None:
                     real_run(args.out, args.data, variant, seed, args)
         if 'baby' in args.parts:
             for variant in ('lattice', 'ibmrec-lattice'):
-                real_run(args.out, str(DATA / 'amazon-baby'), variant, seed, args)
+                real_run(args.out, 'amazon-baby', variant, seed, args)
         if 'sensitivity' in args.parts:
             for variant, knob, values, fixed in SENSITIVITY:
                 if seed == args.seeds[0]:  # the grid
@@ -434,7 +451,7 @@ def main() -> None:
                     continue
                 # the other seeds retrain the point the first seed's validation selected
                 value = selected_value(sensitivity_points(
-                    finished_runs(args.out), Path(args.data).name, variant, knob, args.seeds[0]))
+                    finished_runs(args.out), args.data, variant, knob, args.seeds[0]))
                 if value != DEFAULTS[knob]:
                     real_run(args.out, args.data, variant, seed, args, (knob, value, fixed))
         if 'sweep' in args.parts:
@@ -442,12 +459,10 @@ def main() -> None:
                 for variant in (args.sweep_backbone, f'ibmrec-{args.sweep_backbone}'):
                     sweep_run(args.out, share, variant, seed, args)
     runs = finished_runs(args.out)
-    seeds = sorted({r['seed'] for r in runs})
-    report = write_report(runs, seeds, settings_of(runs))
-    write_json(args.out / 'ibmrec.json', {'runs': runs})
-    (args.out / 'ibmrec.md').write_text(report)
+    table = format_report(runs)
+    write_report(args.out, 'ibmrec', {'runs': runs}, table)
     plot(runs, args.static, args.out)
-    print(report)
+    print(table)
 
 
 if __name__ == '__main__':

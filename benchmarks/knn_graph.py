@@ -4,22 +4,23 @@ Builds the top-k cosine graph of random float32 features with
 :class:`pyg_mmrec.transforms.ModalityKNNGraph` (chunked) at full size, and compares it at a
 smaller size with a dense reference (the full N x N similarity matrix, then top-k), which is
 what implementations that rebuild the item graph densely do. Every measurement runs in its own
-process so that its peak resident memory is its own. Results go to
-``benchmarks/results/knn_graph.{md,json}``.
+process so that its peak resident memory is its own
+(:func:`pyg_mmrec.train.run_isolated`). Results go to ``benchmarks/results/knn_graph.{md,json}``;
+``--report-only`` rebuilds the Markdown from the JSON.
 
 Usage::
 
     python benchmarks/knn_graph.py                         # 63,000 x 4096, reference at 8,000
     python benchmarks/knn_graph.py --items 20000 --dim 512
+    python benchmarks/knn_graph.py --report-only
 """
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, run_isolated, write_report
 
 RESULTS = Path(__file__).resolve().parents[1] / 'benchmarks' / 'results'
 
@@ -53,11 +54,31 @@ def measure(method: str, items: int, dim: int, k: int, chunk: int) -> dict:
             'features_mib': features_rss, 'edges': num_edges}
 
 
-def run_child(method: str, items: int, dim: int, k: int, chunk: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, '--child', method, '--items', str(items),
-                          '--dim', str(dim), '--k', str(k), '--chunk', str(chunk)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def format_report(report: dict) -> str:
+    """The Markdown report of the measured ``rows`` (dense, chunked at the same size, chunked at
+    full size)."""
+    rows, chunk = report['rows'], report['chunk']
+    dense, small, full = rows
+    k, ref_items, items = dense['k'], dense['items'], full['items']
+    lines = [
+        '# Modality kNN graph: memory and time', '',
+        f'Random float32 features, k = {k}, chunk size {chunk}; one process per row '
+        '(peak resident memory includes the Python / PyTorch runtime and the features; the '
+        'chunked graph is symmetrised, so it has more than k edges per item).', '',
+        '| method | items x dim | seconds | peak MiB | features MiB | edges |',
+        '|---|---|---|---|---|---|',
+    ]
+    lines += [f"| {r['method']} | {r['items']} x {r['dim']} | {r['seconds']:.1f} "
+              f"| {r['peak_mib']:.0f} | {r['features_mib']:.0f} | {r['edges']} |" for r in rows]
+    extra = lambda r: r['peak_mib'] - r['features_mib']  # noqa: E731
+    lines += ['', f"At {ref_items} items the dense reference needs "
+              f"{extra(dense) / max(extra(small), 1):.1f}x the memory above the features of the "
+              f"chunked build ({extra(dense):.0f} vs {extra(small):.0f} MiB) and "
+              f"{dense['seconds'] / small['seconds']:.2f}x its time. A dense {items} x "
+              f"{items} float32 matrix alone would take "
+              f"{items ** 2 * 4 / 2 ** 30:.1f} GiB; the chunked build peaks at "
+              f"{full['peak_mib'] / 1024:.2f} GiB.", '']
+    return '\n'.join(lines)
 
 
 def main() -> None:
@@ -68,42 +89,22 @@ def main() -> None:
     parser.add_argument('--chunk', type=int, default=1024)
     parser.add_argument('--ref-items', type=int, default=8000,
                         help='size at which the dense reference is compared')
-    parser.add_argument('--child', choices=['chunked', 'dense'], help=argparse.SUPPRESS)
+    add_benchmark_arguments(parser, RESULTS, data_root=False)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.child, args.items, args.dim, args.k, args.chunk)))
-        return
 
-    from pyg_mmrec.train.checkpoint import write_json
-
-    rows = []
-    for method, items in (('dense', args.ref_items), ('chunked', args.ref_items),
-                          ('chunked', args.items)):
-        print(f'== {method} {items} x {args.dim}', flush=True)
-        rows.append(run_child(method, items, args.dim, args.k, args.chunk))
-    dense, small, full = rows
-    lines = [
-        '# Modality kNN graph: memory and time', '',
-        f'Random float32 features, k = {args.k}, chunk size {args.chunk}; one process per row '
-        '(peak resident memory includes the Python / PyTorch runtime and the features; the '
-        'chunked graph is symmetrised, so it has more than k edges per item).', '',
-        '| method | items x dim | seconds | peak MiB | features MiB | edges |',
-        '|---|---|---|---|---|---|',
-    ]
-    lines += [f"| {r['method']} | {r['items']} x {r['dim']} | {r['seconds']:.1f} "
-              f"| {r['peak_mib']:.0f} | {r['features_mib']:.0f} | {r['edges']} |" for r in rows]
-    extra = lambda r: r['peak_mib'] - r['features_mib']  # noqa: E731
-    lines += ['', f"At {args.ref_items} items the dense reference needs "
-              f"{extra(dense) / max(extra(small), 1):.1f}x the memory above the features of the "
-              f"chunked build ({extra(dense):.0f} vs {extra(small):.0f} MiB) and "
-              f"{dense['seconds'] / small['seconds']:.2f}x its time. A dense {args.items} x "
-              f"{args.items} float32 matrix alone would take "
-              f"{args.items ** 2 * 4 / 2 ** 30:.1f} GiB; the chunked build peaks at "
-              f"{full['peak_mib'] / 1024:.2f} GiB.", '']
-    table = '\n'.join(lines)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_json(RESULTS / 'knn_graph.json', {'rows': rows})
-    (RESULTS / 'knn_graph.md').write_text(table)
+    if args.report_only:
+        report = read_report(args.out, 'knn_graph')
+    else:
+        rows = []
+        for method, items in (('dense', args.ref_items), ('chunked', args.ref_items),
+                              ('chunked', args.items)):
+            print(f'== {method} {items} x {args.dim}', flush=True)
+            rows.append(run_isolated(f'{__file__}:measure', {
+                'method': method, 'items': items, 'dim': args.dim, 'k': args.k,
+                'chunk': args.chunk}))
+        report = {'rows': rows, 'chunk': args.chunk}
+    table = format_report(report)
+    write_report(args.out, 'knn_graph', report, table)
     print(table)
 
 

@@ -17,16 +17,18 @@ On each dataset (``--data``: the synthetic planted-noise dataset and tiktok by d
 * **cost**: median training seconds per epoch of each variant and its ratio to BM3's (same
   process, same thread count).
 
-Runs whose ``results.json`` (the search: ``tune.json``) exists under
-``<out>/runs/msi/<dataset>/`` are not repeated, so the benchmark can be interrupted, resumed,
-and split over processes (one per dataset); the report covers every dataset found there.
-Writes ``<out>/msi.{md,json}`` and, for the default ``--out``, ``docs/_static/msi_ablation.png``.
+Each variant is a harness cell (:func:`pyg_mmrec.train.run_cell`; MSI's own is the search)
+under ``<out>/runs/msi/<dataset>/``: finished cells are not repeated, so the benchmark can be
+interrupted, resumed, and split over processes (``--variants``, or one per dataset); the report
+(``msi.json``, the retained record) keeps every dataset it has summarised, a run adding or
+replacing its own. Writes ``<out>/msi.{md,json}`` and, for the default ``--out``,
+``docs/_static/msi_ablation.png``.
 
 Usage::
 
     python benchmarks/msi.py                                          # synthetic and tiktok
     python benchmarks/msi.py --data tiktok --max-epochs 60 --patience 10
-    python benchmarks/msi.py --data synthetic --seeds 2024 --max-epochs 2 --out /tmp/msi-smoke
+    python benchmarks/msi.py --data synthetic --seeds 2024 2025 --max-epochs 2 --out runs/msi-smoke
     python benchmarks/msi.py --report-only
 """
 from __future__ import annotations
@@ -36,7 +38,10 @@ import json
 import statistics
 from pathlib import Path
 
-from foundation import DATA, RESULTS, ROOT, mean_std
+from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
 
 ALPHAS = [1e-1, 1e-2]
 BETAS = [1e-2, 1e-3]
@@ -51,11 +56,6 @@ VARIANTS: dict[str, dict | None] = {
 }
 FIG3_VARIANTS = ['w/o S & I (= BM3)', 'w/o I', 'MSI']
 METRICS = ['Recall@10', 'NDCG@10', 'Recall@20', 'NDCG@20']
-
-
-def load(data: str):
-    from pyg_mmrec.data import load_dataset
-    return load_dataset(data if data == 'synthetic' else DATA / data)
 
 
 def slug(variant: str) -> str:
@@ -84,54 +84,47 @@ def view_recalls(run: Path, splits) -> dict[str, float]:
     return out
 
 
-def run_dataset(data: str, seeds: list[int], base: dict, out: Path, variants: list[str]
-                ) -> dict:
-    import pyg_mmrec
+def run_dataset(data: str, seeds: list[int], base: dict, out: Path, variants: list[str],
+                data_root: Path | None) -> dict | None:
+    """Runs the variants in ``variants`` on ``data``; returns the dataset's summary once every
+    variant's cell has finished (else :obj:`None`: other processes are still running some)."""
+    from pyg_mmrec.data import load_recipe
+    from pyg_mmrec.train import Cell, read_cell, run_cell
 
-    splits = load(data)
+    splits = load_recipe(data, root=data_root)
     root = out / 'runs' / 'msi' / data
-    search_dir = root / 'tune'
-    if (search_dir / 'tune.json').is_file():
-        search = json.loads((search_dir / 'tune.json').read_text())
-    else:
-        search = pyg_mmrec.tune('msi', splits, {'alpha': ALPHAS, 'beta': BETAS},
-                                {**base, 'seed': seeds[0]}, out_dir=search_dir)
-    chosen = {'alpha': search['selected']['alpha'], 'beta': search['selected']['beta']}
+    grid = {'alpha': ALPHAS, 'beta': BETAS}
+    search = run_cell(Cell('msi', data, seeds, grid, base), root / slug('MSI'), splits=splits)
+    chosen = search['selected']
     runs: dict[str, list[dict]] = {}
     for variant, switches in VARIANTS.items():
+        folder = root / slug(variant)
+        if variant == 'MSI':
+            record = search
+        else:
+            cell = (Cell('bm3', data, seeds, config=base) if switches is None
+                    else Cell('msi', data, seeds, config={**base, **chosen, **switches}))
+            record = (run_cell(cell, folder, splits=splits) if variant in variants
+                      else read_cell(folder))
+        if record is None:
+            continue  # another process runs it
         runs[variant] = []
-        for seed in seeds:
-            from_search = variant == 'MSI' and seed == seeds[0]
-            if variant not in variants and not from_search and not (
-                    root / f'{slug(variant)}_{seed}' / 'results.json').is_file():
-                continue  # another process runs it
-            if from_search:  # the search's selected run
-                run = search_dir / f"run{search['selected']['run']}"
-                selected = search['runs'][search['selected']['run']]
-                result = {'test': search['selected']['test'], 'valid': selected['valid'],
-                          'best_epoch': selected['best_epoch'],
-                          'train_seconds_per_epoch': selected['train_seconds_per_epoch']}
-            else:
-                run = root / f'{slug(variant)}_{seed}'
-                if (run / 'results.json').is_file():
-                    result = json.loads((run / 'results.json').read_text())
-                else:
-                    model = 'bm3' if switches is None else 'msi'
-                    config = {**base, 'seed': seed, **({} if switches is None
-                                                       else {**chosen, **switches})}
-                    result = pyg_mmrec.run(model, splits, config, out_dir=run)
-            entry = {'seed': seed, 'test': result['test'], 'best_epoch': result['best_epoch'],
-                     'train_seconds_per_epoch': result['train_seconds_per_epoch']}
+        for run in record['runs']:
+            entry = {'seed': run['seed'], 'test': run['test'], 'best_epoch': run['best_epoch'],
+                     'train_seconds_per_epoch': run['train_seconds_per_epoch']}
             if variant in FIG3_VARIANTS:
-                entry['view_recall'] = view_recalls(run, splits)
+                entry['view_recall'] = view_recalls(folder / run['dir'], splits)
             runs[variant].append(entry)
-            print(f"{data} {variant} seed {seed}: test Recall@20 "
-                  f"{result['test']['Recall@20']:.4f}", flush=True)
-    return {'data': data, 'search': search, 'selected': chosen, 'base': base,
-            'runs': {v: r for v, r in runs.items() if len(r) == len(seeds)}}
+            print(f"{data} {variant} seed {run['seed']}: test Recall@20 "
+                  f"{run['test']['Recall@20']:.4f}", flush=True)
+    if len(runs) < len(VARIANTS):
+        return None
+    summary = json.loads((root / slug('MSI') / 'tune' / 'tune.json').read_text())
+    return {'data': data, 'search': summary, 'selected': chosen, 'base': base, 'runs': runs}
 
 
-def write_report(results: list[dict]) -> str:
+def format_report(results: list[dict]) -> str:
+    """The Markdown report of every dataset's summary."""
     lines = ['# MSI benchmark', '',
              'MSI\'s α and β searched on validation Recall@20 with the first seed over '
              f'α ∈ {ALPHAS}, β ∈ {BETAS}; every other setting BM3\'s default for all variants. '
@@ -190,33 +183,31 @@ def plot(results: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data', nargs='+', default=['synthetic', 'tiktok'])
+    parser.add_argument('--data', nargs='+', default=['synthetic', 'tiktok'],
+                        help='dataset recipes')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024, 2025, 2026])
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS),
                         help='variants this process trains (several processes can share a '
-                        'dataset; each summary includes the runs already finished)')
+                        'dataset; the summary is written once every variant has finished)')
     parser.add_argument('--max-epochs', type=int, default=1000)
     parser.add_argument('--patience', type=int, default=20)
-    parser.add_argument('--out', type=Path, default=RESULTS)
-    parser.add_argument('--report-only', action='store_true')
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    from pyg_mmrec.train.checkpoint import write_json
-
+    report = (read_report(args.out, 'msi') if (args.out / 'msi.json').is_file()
+              else {'datasets': []})
     base = {'progress': False, 'epochs': args.max_epochs, 'patience': args.patience,
             'ks': [10, 20]}
     for data in [] if args.report_only else args.data:
-        result = run_dataset(data, args.seeds, base, args.out, args.variants)
-        if len(result['runs']) == len(VARIANTS):  # else other processes are still running
-            write_json(args.out / 'runs' / 'msi' / data / 'summary.json', result)
-    results = [json.loads(p.read_text())
-               for p in sorted((args.out / 'runs' / 'msi').glob('*/summary.json'))]
-    write_json(args.out / 'msi.json', {'datasets': results})
-    report = write_report(results)
-    (args.out / 'msi.md').write_text(report)
-    if args.out == RESULTS and results:
-        plot(results, ROOT / 'docs' / '_static' / 'msi_ablation.png')
-    print(report)
+        result = run_dataset(data, args.seeds, base, args.out, args.variants, args.data_root)
+        if result is not None:  # this run's dataset replaces its recorded summary
+            others = [r for r in report['datasets'] if r['data'] != data]
+            report = {'datasets': sorted([*others, result], key=lambda r: r['data'])}
+    table = format_report(report['datasets'])
+    write_report(args.out, 'msi', report, table)
+    if args.out == RESULTS and report['datasets']:
+        plot(report['datasets'], ROOT / 'docs' / '_static' / 'msi_ablation.png')
+    print(table)
 
 
 if __name__ == '__main__':

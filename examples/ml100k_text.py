@@ -1,31 +1,29 @@
 """Bring your own text: MovieLens-100K titles, years and genres as a text modality.
 
-Encodes each movie's text ("Toy Story (1995): Animation Children's Comedy") with
-all-MiniLM-L6-v2 (offline, from the ``text`` extra), caches the encoding so that it runs once,
-adds a top-10 cosine item graph (for the graph-based backbones; the two models here do not use
-it), and trains VBPR (which uses the text features) next to LightGCN (which does not). Measured
-once (seed 2024, defaults, about 2.5 minutes): test Recall@20 0.3815 for LightGCN, 0.3475 for
-VBPR.
+Loads the ``ml-100k-text`` recipe (:func:`pyg_mmrec.data.load_recipe`): each movie's text
+("Toy Story (1995): Animation Children's Comedy") encoded with all-MiniLM-L6-v2 (offline, from
+the ``text`` extra; cached, so it runs once) and a top-10 cosine item graph added (for the
+graph-based backbones; the two models here do not use it); then trains VBPR (which uses the
+text features) next to LightGCN (which does not). Measured once (seed 2024, defaults, about
+2.5 minutes): test Recall@20 0.3815 for LightGCN, 0.3475 for VBPR.
+
+MovieLens-100K (https://grouplens.org/datasets/movielens/100k/) in RecBole's atomic format is
+read from ``<data root>/ml-100k``; the data root is the argument, else ``$PYG_MMREC_DATA``,
+else ``../shared/data`` next to the repository.
 
     pip install torch==2.13.0 -e ".[text]"
-    python examples/ml100k_text.py [path/to/ml-100k]
+    python examples/ml100k_text.py [data root]
 """
 import sys
 from pathlib import Path
 
 import pyg_mmrec
 from pyg_mmrec.cli import format_metrics
-from pyg_mmrec.data import DataSplits, load_movielens100k
-from pyg_mmrec.transforms import EncodeText, ModalityKNNGraph
+from pyg_mmrec.data import load_recipe
 
-root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / '..' / 'shared'
-            / 'data' / 'ml-100k')
-splits = load_movielens100k(root, seed=2024)  # seeded 8:1:1 split per user
-encode = EncodeText(cache_dir=Path('runs') / 'text-cache')  # encodes once, then reads .npy
-knn = ModalityKNNGraph(k=10)
-splits = DataSplits(*(knn(encode(view)) for view in splits))
+splits = load_recipe('ml-100k-text', root=sys.argv[1] if len(sys.argv) > 1 else None,
+                     text_cache=Path('runs') / 'text-cache')
 print(splits.summary())
-print(f'texts encoded in this run: {encode.num_encoded} (0 when cached)')
 
 config = {'progress': False, 'lr': 1e-3}
 results = {name: pyg_mmrec.run(name, splits, config) for name in ('lightgcn', 'vbpr')}

@@ -1,13 +1,9 @@
-from pathlib import Path
-
 import pytest
 import torch
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.data import DataSplits, make_synthetic
 from pyg_mmrec.transforms import ModalityKNNGraph
-
-SHARED_DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 
 
 @pytest.fixture(scope='session')

@@ -1,5 +1,6 @@
 """Datasets as train / validation / test :class:`~torch_geometric.data.HeteroData` views."""
 from pyg_mmrec.data.readers import load_dataset, load_mmrec, load_movielens100k, read_table
+from pyg_mmrec.data.recipes import data_root, dataset_path, load_recipe
 from pyg_mmrec.data.sampler import NegativeSampler, TripletLoader
 from pyg_mmrec.data.splits import DataSplits, from_arrays, split_per_user
 from pyg_mmrec.data.synthetic import make_synthetic
@@ -10,6 +11,8 @@ __all__ = [
     'DataSplits',
     'NegativeSampler',
     'TripletLoader',
+    'data_root',
+    'dataset_path',
     'feature_key',
     'from_arrays',
     'graph_modalities',
@@ -17,6 +20,7 @@ __all__ = [
     'load_dataset',
     'load_mmrec',
     'load_movielens100k',
+    'load_recipe',
     'make_synthetic',
     'modalities',
     'read_table',

@@ -10,10 +10,12 @@ from pyg_mmrec.train.config import (
     split_config,
 )
 from pyg_mmrec.train.evaluation import evaluate, recommend
+from pyg_mmrec.train.harness import Cell, read_cell, run_cell, run_isolated
 from pyg_mmrec.train.search import half_fraction, tune
 from pyg_mmrec.train.trainer import Trainer, load_model, make_trainer, resume_run, run
 
 __all__ = [
+    'Cell',
     'MODELS',
     'ModelSpec',
     'TrainConfig',
@@ -26,11 +28,14 @@ __all__ = [
     'load_yaml',
     'make_trainer',
     'parse_overrides',
+    'read_cell',
     'recommend',
     'register',
     'resolve',
     'resume_run',
     'run',
+    'run_cell',
+    'run_isolated',
     'save_checkpoint',
     'split_config',
     'tune',

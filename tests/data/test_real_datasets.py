@@ -1,14 +1,14 @@
-"""Integration: the real datasets in ``../shared/data`` (skipped when absent)."""
+"""Integration: the real datasets under the data root (``--data-root`` / ``PYG_MMREC_DATA`` /
+``../shared/data``; skipped when absent)."""
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from pyg_mmrec.data import INTERACTS, graph_type, load_mmrec, load_movielens100k
+from pyg_mmrec.data import INTERACTS, data_root, graph_type, load_mmrec, load_movielens100k
 
-DATA = Path(__file__).resolve().parents[2] / '..' / 'shared' / 'data'
+DATA = data_root()
 
 
 def needs(folder: str):

@@ -1,0 +1,120 @@
+"""The README's result tables, generated from the benchmark reports in ``benchmarks/results/``.
+
+Each table sits in ``README.md`` between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``
+and is rebuilt from the reports (never typed by hand): columns taken from a report's Markdown
+table, or a summary of its JSON. ``--check`` rewrites nothing and exits with status 1 if the
+README is stale (the test suite runs it).
+
+Usage::
+
+    python benchmarks/readme_tables.py            # rewrite the tables in README.md
+    python benchmarks/readme_tables.py --check    # fail if README.md is stale
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+from pyg_mmrec.train.harness import mean_std
+from pyg_mmrec.utils import atomic_write
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
+README = ROOT / 'README.md'
+MARKER = re.compile(r'(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)'
+                    r'(<!-- /results:(?P=name) -->)', re.DOTALL)
+
+
+def report_table(name: str, heading: str | None, columns: list[str]) -> list[str]:
+    """The ``columns`` of the first table after ``heading`` (or the first table) in
+    ``<name>.md``."""
+    lines = (RESULTS / f'{name}.md').read_text(encoding='utf-8').splitlines()
+    start = lines.index(heading) if heading is not None else 0
+    first = next(i for i in range(start, len(lines)) if lines[i].startswith('|'))
+    rows = []
+    for line in lines[first:]:
+        if not line.startswith('|'):
+            break
+        rows.append([cell.strip() for cell in line.strip('|').split('|')])
+    keep = [rows[0].index(c) for c in columns]
+    return ['| ' + ' | '.join(row[i] for i in keep) + ' |' if n != 1 else '|' + '---|' * len(keep)
+            for n, row in enumerate(rows)]
+
+
+def recall(runs: list[dict]) -> list[float]:
+    """The test Recall@20 of each run."""
+    return [r['test']['Recall@20'] for r in runs]
+
+
+def msi_table() -> list[str]:
+    """Per dataset: MSI, BM3 and the best ablation by mean test Recall@20."""
+    report = json.loads((RESULTS / 'msi.json').read_text(encoding='utf-8'))
+    lines = ['| dataset | MSI | BM3 | best ablation |', '|---|---|---|---|']
+    for r in report['datasets']:
+        runs = r['runs']
+        ablations = [v for v in runs if v.startswith('w/o') and v != 'w/o S & I (= BM3)']
+        best = max(ablations, key=lambda v: statistics.mean(recall(runs[v])))
+        lines.append(f"| {r['data']} | {mean_std(recall(runs['MSI']))} "
+                     f"| {mean_std(recall(runs['w/o S & I (= BM3)']))} "
+                     f"| {best} {mean_std(recall(runs[best]))} |")
+    return lines
+
+
+def dvib_table() -> list[str]:
+    """Per backbone: test Recall@20 bare and with each DVIB variant (tiktok)."""
+    report = json.loads((RESULTS / 'dvib.json').read_text(encoding='utf-8'))
+    variants = list(dict.fromkeys(row['variant'] for row in report['main']))
+    cells: dict[str, dict[str, str]] = {}
+    for row in report['main']:
+        cells.setdefault(row['backbone'], {})[row['variant']] = mean_std(recall(row['records']))
+    return (['| backbone | ' + ' | '.join(variants) + ' |', '|---|' + '---|' * len(variants)]
+            + [f'| {b} | ' + ' | '.join(c.get(v, '—') for v in variants) + ' |'
+               for b, c in cells.items()])
+
+
+TABLES = {
+    'foundation': lambda: report_table('foundation', None, [
+        'dataset', 'model', 'Recall@20', 'NDCG@20', 's/epoch', 's/val pass']),
+    'msi': msi_table,
+    'ibmrec': lambda: report_table('ibmrec', '## tiktok: backbones with and without IBMRec', [
+        'backbone', 'IB modules', 'R@20 bare', 'R@20 IBMRec', 'gain', 'seeds improved']),
+    'backbones': lambda: report_table('backbones', None, [
+        'model', 'synthetic', 'ml-100k-text', 'tiktok', 'amazon-baby']),
+    'dvib': dvib_table,
+}
+
+
+def render(readme: str) -> str:
+    """``readme`` with every marked table rebuilt.
+
+    Raises:
+        KeyError: If a marker names no known table, or a table has no marker.
+    """
+    found = [m.group('name') for m in MARKER.finditer(readme)]
+    missing = sorted(set(TABLES) - set(found))
+    if missing:
+        raise KeyError(f'README.md has no markers for the tables {missing}')
+    return MARKER.sub(lambda m: m.group(1) + '\n'.join(TABLES[m.group('name')]()) + '\n'
+                      + m.group(4), readme)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--check', action='store_true',
+                        help='exit with status 1 if README.md is stale, rewriting nothing')
+    args = parser.parse_args()
+    current = README.read_text(encoding='utf-8')
+    fresh = render(current)
+    if args.check:
+        if fresh != current:
+            sys.exit('README.md is stale: run python benchmarks/readme_tables.py')
+        return
+    atomic_write(README, lambda f: f.write(fresh.encode('utf-8')))
+
+
+if __name__ == '__main__':
+    main()
