@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-import pyg_mmrec.train.search as search_module
 import pyg_mmrec.train.trainer as trainer_module
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.train import Cell, read_cell, run_cell, run_isolated
@@ -21,29 +20,14 @@ BASE = {'batch_size': 256, 'epochs': 2, 'embedding_dim': 8}
 GRID = {'lr': [1e-4, 1e-2]}
 
 
-@pytest.fixture
-def spy_splits(monkeypatch):
-    """The split of every evaluation, in order."""
-    seen = []
-    for module in (trainer_module, search_module):
-        real = module.evaluate
-
-        def spy(model, splits, split, *args, _real=real, **kwargs):
-            seen.append(split)
-            return _real(model, splits, split, *args, **kwargs)
-
-        monkeypatch.setattr(module, 'evaluate', spy)
-    return seen
-
-
 def test_selects_on_validation_then_retrains_and_tests_each_seed_once(tiny_splits, tmp_path,
-                                                                       spy_splits):
+                                                                       evaluated_splits):
     cell = Cell('bprmf', 'synthetic', [1, 2, 3], GRID, BASE)
     record = run_cell(cell, tmp_path, splits=tiny_splits)
     # The search's runs are never tested: one test per seed, each after its run's validations.
-    assert spy_splits.count('test') == 3
-    first_test = spy_splits.index('test')
-    assert spy_splits[:first_test].count('val') == 2 * len(GRID['lr'])  # 2 epochs, 2 points
+    assert evaluated_splits.count('test') == 3
+    first_test = evaluated_splits.index('test')
+    assert evaluated_splits[:first_test].count('val') == 2 * len(GRID['lr'])  # 2 epochs, 2 points
     recalls = [r['valid']['Recall@20'] for r in record['search']]
     best = record['search'][recalls.index(max(recalls))]
     assert record['selected'] == {'lr': best['lr']}

@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-import pyg_mmrec.train.search as search_module
 import pyg_mmrec.train.trainer as trainer_module
 from pyg_mmrec.cli import main
 from pyg_mmrec.errors import ConfigError
@@ -12,16 +11,8 @@ BASE = {'progress': False, 'batch_size': 256, 'epochs': 3, 'embedding_dim': 8}
 
 
 def test_selects_on_validation_and_tests_only_the_selected_run(tiny_splits, tmp_path,
-                                                                monkeypatch):
-    splits_seen = []
-    for module in (trainer_module, search_module):
-        real = module.evaluate
-
-        def spy(model, splits, split, *args, _real=real, **kwargs):
-            splits_seen.append(split)
-            return _real(model, splits, split, *args, **kwargs)
-
-        monkeypatch.setattr(module, 'evaluate', spy)
+                                                                evaluated_splits):
+    splits_seen = evaluated_splits
     grid = {'lr': [1e-4, 1e-2], 'reg_weight': [1e-4, 1e-2]}
     summary = tune('lightgcn', tiny_splits, grid, BASE, out_dir=tmp_path)
     assert splits_seen.count('test') == 1 and splits_seen[-1] == 'test'
