@@ -1,4 +1,5 @@
-"""Information-bottleneck plug-ins: they wrap a backbone model without editing it."""
+"""Information-bottleneck methods: the plug-ins IBMRec and DVIB, which wrap a backbone model
+without editing it, and MSI, a variant of BM3."""
 from pyg_mmrec.ib.diagnostics import feature_dependence, hidden_scale
 from pyg_mmrec.ib.dvib import DVIB, NoiseScale
 from pyg_mmrec.ib.ibmrec import IBMRec
