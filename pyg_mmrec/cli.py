@@ -27,8 +27,10 @@ from pyg_mmrec.data import load_dataset
 from pyg_mmrec.errors import ConfigError, PygMMRecError
 from pyg_mmrec.ib import PlugIn
 from pyg_mmrec.metrics import METRIC_NAMES, RankingEvaluator
+from pyg_mmrec.params import Param, declared, from_default
 from pyg_mmrec.train import (
     MODELS,
+    TrainConfig,
     evaluate,
     get_model_class,
     load_model,
@@ -143,10 +145,21 @@ def _data_info(args: argparse.Namespace) -> None:
     print(json.dumps(info, indent=2))
 
 
+def format_keys(specs: dict[str, Param], indent: str = '  ') -> str:
+    """One line per settable key: its default and what is allowed."""
+    return '\n'.join(f'{indent}{key}={param.default!r}  ({param.describe()})'
+                     for key, param in specs.items())
+
+
 def _models(args: argparse.Namespace) -> None:
     for name, cls in sorted(MODELS.items()):
-        defaults = ', '.join(f'{k}={v!r}' for k, v in cls.hparam_defaults().items())
-        print(f'{name:<12} {cls.__name__}({defaults})')
+        print(f'{name} ({cls.__name__}):')
+        specs = cls.hparam_specs()
+        untyped = {k: from_default(v) or Param(object, default=v)
+                   for k, v in cls.hparam_defaults().items() if k not in specs}
+        print(format_keys({**specs, **untyped}))
+    print('trainer keys (every model):')
+    print(format_keys(declared(TrainConfig)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('-v', '--verbose', action='store_true', help='log at INFO level')
     sub = parser.add_subparsers(dest='command', required=True)
 
-    p = sub.add_parser('train', help='train a model, validate, test once at the best epoch')
+    p = sub.add_parser('train', help='train a model, validate, test once at the best epoch',
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog='trainer keys for --set and --config (KEY=DEFAULT, allowed):\n'
+                              + format_keys(declared(TrainConfig))
+                              + "\n\nmodel keys: see 'pyg-mmrec models'; a short run: "
+                                "--set epochs=3")
     p.add_argument('--model', required=True, help=f'one of {sorted(MODELS)}')
     p.add_argument('--data', required=True, help="a dataset folder, or 'synthetic'")
     p.add_argument('--config', help='YAML file with a flat mapping of config keys')

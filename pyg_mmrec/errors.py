@@ -20,3 +20,8 @@ class ConfigError(PygMMRecError, ValueError):
 
 class CheckpointError(PygMMRecError, ValueError):
     """A checkpoint is missing, unreadable or does not match the data it is used with."""
+
+
+class TrainingError(PygMMRecError, ArithmeticError):
+    """Training met a non-finite loss term or gradient (from a setting such as a too large
+    learning rate, or from extreme input values); the last checkpoint is kept."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 import warnings
@@ -40,9 +41,12 @@ class PairSet:
 
 def atomic_write(path: str | Path, write) -> None:
     """Calls ``write(file)`` on a temporary file next to ``path`` and renames it onto ``path``
-    only once it is complete, so that a crash never leaves a truncated file."""
+    only once it is complete, so that a crash never leaves a truncated file. Temporary files
+    of ``path`` left by an earlier write that was killed are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
+        stale.unlink(missing_ok=True)  # left by an earlier write that was killed
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
         umask = os.umask(0)

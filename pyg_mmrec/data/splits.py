@@ -83,6 +83,11 @@ class DataSplits(NamedTuple):
         return out
 
 
+#: How many times more ids than distinct ids interact :func:`from_arrays` accepts (plus
+#: 2**20): beyond it the ids are taken for raw ids that need remapping, not row numbers.
+SPARSE_IDS = 16
+
+
 def _as_index_array(values, field: str, source: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
@@ -118,14 +123,16 @@ def _check_features(name: str, feat, num_items: int, source: str) -> Tensor:
     if feat.size(0) != num_items:
         raise DataError(f"{source}: features of modality {name!r} have {feat.size(0)} rows, "
                         f"expected one per item ({num_items})")
-    if not feat.is_floating_point():
-        feat = feat.float()
+    if feat.size(1) == 0:
+        raise DataError(f"{source}: features of modality {name!r} have 0 columns; expected "
+                        f"a [num_items, dim] matrix with dim >= 1 (or leave the modality out)")
+    feat = feat.float()  # checked after the cast: float64 1e300 becomes inf in float32
     finite = torch.isfinite(feat)
     if not bool(finite.all()):
         row = int((~finite).any(dim=1).nonzero()[0])
-        raise DataError(f"{source}: features of modality {name!r} contain NaN or inf "
-                        f"(first at item {row})")
-    return feat.float()
+        raise DataError(f"{source}: features of modality {name!r} contain NaN or inf, or "
+                        f"values beyond the float32 range (first at item {row})")
+    return feat
 
 
 def _check_graph(name: str, graph, num_items: int, source: str) -> tuple[Tensor, Tensor]:
@@ -143,12 +150,22 @@ def _check_graph(name: str, graph, num_items: int, source: str) -> tuple[Tensor,
     weight = graph.get('edge_weight')
     if weight is None:
         weight = torch.ones(edge_index.size(1))
-    weight = torch.as_tensor(np.asarray(weight)).float()
+    weight = torch.as_tensor(np.asarray(weight))
+    if weight.is_complex() or weight.dtype == torch.bool:
+        raise DataError(f"{source}: graph {name!r} edge_weight must be real numbers, got "
+                        f"{weight.dtype}")
+    weight = weight.float()
     if weight.shape != (edge_index.size(1), ):
         raise DataError(f"{source}: graph {name!r} edge_weight has shape {tuple(weight.shape)}, "
                         f"expected ({edge_index.size(1)},)")
     if not bool(torch.isfinite(weight).all()):
-        raise DataError(f"{source}: graph {name!r} edge_weight contains NaN or inf")
+        raise DataError(f"{source}: graph {name!r} edge_weight contains NaN or inf, or values "
+                        f"beyond the float32 range")
+    degree = torch.zeros(num_items).index_add_(0, edge_index[0], weight.abs())
+    if not bool(torch.isfinite(degree).all()):
+        i = int((~torch.isfinite(degree)).nonzero()[0])
+        raise DataError(f"{source}: graph {name!r}: the edge weights of item {i} sum beyond "
+                        f"the float32 range; rescale the weights (e.g. to [0, 1])")
     return edge_index, weight
 
 
@@ -223,6 +240,10 @@ def from_arrays(
     if num_items is None:
         sizes = [len(f) for f in features.values()] + list(graph_sizes.values())
         num_items = max(sizes) if sizes else int(item.max()) + 1
+    for field, size in (('num_users', num_users), ('num_items', num_items)):
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int | np.integer)
+                                 or size < 1):
+            raise DataError(f"{source}: {field} must be a positive integer, got {size!r}")
     num_users = int(user.max()) + 1 if num_users is None else int(num_users)
     for field, ids, bound in (('user', user, num_users), ('item', item, num_items)):
         over = np.flatnonzero(ids >= bound)
@@ -232,6 +253,15 @@ def from_arrays(
                 features or graphs) else f'{field}s'
             raise DataError(f"{source}: {where(i)}: {field} id {ids[i]} is out of range; "
                             f"there are {bound} {what}")
+    for field, ids in (('user', user), ('item', item)):
+        if field == 'item' and (features or graph_sizes):
+            continue  # the catalogue is the feature rows / graph nodes, held in memory already
+        distinct = len(np.unique(ids))
+        if int(ids.max()) >= SPARSE_IDS * distinct + 2**20:  # a row per id would not fit
+            raise DataError(f"{source}: {field} ids go up to {int(ids.max())} but only "
+                            f"{distinct} distinct {field}s interact; remap the ids to "
+                            f"0..{distinct - 1} (every id up to the largest gets an embedding "
+                            f"row)")
 
     key = user * num_items + item
     order = np.argsort(key, kind='stable')

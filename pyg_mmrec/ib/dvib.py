@@ -11,6 +11,7 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.ib.plugin import PlugIn, probe_forward
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.params import Choice, Positive, Weight
 from pyg_mmrec.registry import register
 
 VARIANTS = ('adaptive', 'constant')
@@ -175,19 +176,12 @@ class DVIB(PlugIn):
     """
     required_capabilities = (frozenset({Capability.HIDDEN}),)
 
-    def __init__(self, backbone: Recommender, variant: str = 'adaptive', gamma_0: float = 1.0,
-                 gamma_d: float = 0.1, gamma_r: float = 1e-3, sigma: float = 1e-3,
-                 a: float = 0.5, alpha_0: float = 1.0, beta_0: float = 1.0,
+    def __init__(self, backbone: Recommender, variant: Choice(*VARIANTS) = 'adaptive',
+                 gamma_0: Weight = 1.0,
+                 gamma_d: Weight = 0.1, gamma_r: Weight = 1e-3, sigma: Weight = 1e-3,
+                 a: Positive = 0.5, alpha_0: Weight = 1.0, beta_0: Weight = 1.0,
                  relative: bool = False, *, hidden_dims: Iterable[int] | None = None):
         super().__init__(backbone)
-        if variant not in VARIANTS:
-            raise ConfigError(f"DVIB: variant must be one of {list(VARIANTS)}, got {variant!r}")
-        for name, value in (('gamma_0', gamma_0), ('gamma_d', gamma_d), ('gamma_r', gamma_r),
-                            ('sigma', sigma), ('alpha_0', alpha_0), ('beta_0', beta_0)):
-            if not value >= 0:
-                raise ConfigError(f"DVIB: {name} must be >= 0, got {value!r}")
-        if not a > 0:
-            raise ConfigError(f"DVIB: the prior variance a must be positive, got {a!r}")
         self.variant = variant
         self.gamma_0 = gamma_0
         self.gamma_d = gamma_d

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor
@@ -12,7 +12,11 @@ from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.ib.plugin import PlugIn, probe_forward
 from pyg_mmrec.nn.conv import PreferenceMaskConv
 from pyg_mmrec.nn.models import Capability, Encoded, Recommender, Stage
+from pyg_mmrec.params import Positive, Range, Weight
 from pyg_mmrec.registry import register
+
+#: The HSIC sample and the mask MLP need at least two rows / units.
+AtLeast2 = Annotated[int, Range(2, 2**16)]
 
 
 def batch_items(pos: Tensor, neg: Tensor, max_items: int) -> Tensor:
@@ -159,25 +163,12 @@ class IBMRec(PlugIn):
     required_capabilities = (FIB_NEEDS, GIB_NEEDS)
 
     def __init__(self, backbone: Recommender, fib: bool = True, gib: bool = True,
-                 second_stage: bool = True, alpha: float = 1.0, beta: float = 0.5,
-                 sigma2: float | None = None,
-                 hsic_normalize: bool = False, hsic_items: int = 512, tau: float = 0.2,
-                 mask_hidden: int = 64, mask_temperature: float = 0.2, *,
+                 second_stage: bool = True, alpha: Weight = 1.0, beta: Weight = 0.5,
+                 sigma2: Positive | None = None,
+                 hsic_normalize: bool = False, hsic_items: AtLeast2 = 512, tau: Positive = 0.2,
+                 mask_hidden: AtLeast2 = 64, mask_temperature: Positive = 0.2, *,
                  mask_channels: int | None = None):
         super().__init__(backbone)
-        for name, value in (('alpha', alpha), ('beta', beta)):
-            if not value >= 0:
-                raise ConfigError(f"IBMRec: {name} must be >= 0, got {value!r}")
-        for name, value in (('tau', tau), ('mask_temperature', mask_temperature)):
-            if not value > 0:
-                raise ConfigError(f"IBMRec: {name} must be positive, got {value!r}")
-        for name, value in (('hsic_items', hsic_items), ('mask_hidden', mask_hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ConfigError(f"IBMRec: {name} must be an integer >= 2, got {value!r}")
-        if sigma2 is not None and (isinstance(sigma2, bool) or
-                                   not isinstance(sigma2, int | float) or not sigma2 > 0):
-            raise ConfigError(f"IBMRec: sigma2 must be a positive number or None (median "
-                              f"heuristic), got {sigma2!r}")
         self.fib = fib
         self.gib = gib
         self.second_stage = second_stage

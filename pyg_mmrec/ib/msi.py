@@ -12,6 +12,7 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError, DataError
 from pyg_mmrec.nn.models.bm3 import BM3, BM3Encoded
 from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.params import Count0, Dim, Positive, Rate, Weight
 from pyg_mmrec.registry import register
 
 
@@ -126,15 +127,10 @@ class MSI(BM3):
         use_mask (bool): The masking loss. (default: :obj:`True`)
     """
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 embedding_dim: int = 64, num_layers: int = 1, dropout: float = 0.5,
-                 reg_weight: float = 0.1, cl_weight: float = 2.0, alpha: float = 0.1,
-                 beta: float = 0.01, temperature: float = 0.2, use_ssd: bool = True,
+                 embedding_dim: Dim = 64, num_layers: Count0 = 1, dropout: Rate = 0.5,
+                 reg_weight: Weight = 0.1, cl_weight: Weight = 2.0, alpha: Weight = 0.1,
+                 beta: Weight = 0.01, temperature: Positive = 0.2, use_ssd: bool = True,
                  use_ip: bool = True, use_align: bool = True, use_mask: bool = True):
-        for name, value in (('alpha', alpha), ('beta', beta)):
-            if not value >= 0:
-                raise ConfigError(f"MSI: {name} must be non-negative, got {value!r}")
-        if not temperature > 0:
-            raise ConfigError(f"MSI: temperature must be positive, got {temperature!r}")
         names = list(feature_dims)
         if use_ssd and len(names) != 2:
             raise DataError(f"MSI's superfluous-semantics discarding needs exactly two "

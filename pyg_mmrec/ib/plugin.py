@@ -11,6 +11,7 @@ from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender, Stage
+from pyg_mmrec.params import Param, declared
 from pyg_mmrec.registry import MODELS, get_model_class, name_of
 
 
@@ -122,6 +123,14 @@ class PlugIn(Recommender):
             raise ConfigError(f"{cls.__name__} and backbone {name!r} share the "
                               f"hyper-parameters {clash}")
         return {'backbone': cls.default_backbone, **own, **theirs}
+
+    @classmethod
+    def hparam_specs(cls, config: Mapping[str, Any] | None = None) -> dict[str, Param]:
+        name = (config or {}).get('backbone', cls.default_backbone)
+        own = declared(inspect.unwrap(cls.__init__))
+        return {**{k: own[k] for k in cls.own_hparam_defaults() if k in own},
+                **cls.backbone_class(name).hparam_specs(),
+                'backbone': Param(str, default=cls.default_backbone)}
 
     @classmethod
     def from_data(cls, data: HeteroData, backbone: str | None = None,

@@ -5,12 +5,13 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
 import yaml
 
 from pyg_mmrec.errors import ConfigError
+from pyg_mmrec.params import Param, Range, Weight, check, declared, from_default
 from pyg_mmrec.registry import get_model_class
 
 if TYPE_CHECKING:
@@ -41,31 +42,31 @@ class TrainConfig:
         max_scores (int): Largest user-item score matrix held during evaluation.
             (default: :obj:`2**20`)
         progress (bool): Show a progress bar. (default: :obj:`True`)
+        deterministic (bool): Make the run bitwise reproducible: one intra-op thread and
+            deterministic algorithms during training (see :doc:`/evaluation`).
+            (default: :obj:`False`)
+
+    Each field's annotation declares its type and range (:mod:`pyg_mmrec.params`); a value
+    outside it raises a one-line :class:`~pyg_mmrec.errors.ConfigError`.
     """
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    epochs: int = 1000
-    batch_size: int = 2048
-    patience: int = 20
-    eval_every: int = 1
+    lr: Annotated[float, Range(0, 10, low_open=True)] = 1e-3
+    weight_decay: Weight = 0.0
+    epochs: Annotated[int, Range(1, 10**6)] = 1000
+    batch_size: Annotated[int, Range(1, 2**24)] = 2048
+    patience: Annotated[int, Range(1, 10**6)] = 20
+    eval_every: Annotated[int, Range(1, 10**6)] = 1
     metric: str = 'Recall@20'
-    ks: list[int] = dataclasses.field(default_factory=lambda: [5, 10, 20, 50])
+    ks: Annotated[list[int], Range(1, 10**6)] = dataclasses.field(
+        default_factory=lambda: [5, 10, 20, 50])
     exclude_val_at_test: bool = True
-    seed: int = 2024
-    max_scores: int = 2**20
+    seed: Annotated[int, Range(0, 2**63 - 1)] = 2024
+    max_scores: Annotated[int, Range(1, 2**34)] = 2**20
     progress: bool = True
+    deterministic: bool = False
 
     def __post_init__(self):
-        positive = ('lr', 'epochs', 'batch_size', 'patience', 'eval_every', 'max_scores')
-        for key in positive:
-            if not getattr(self, key) > 0:
-                raise ConfigError(f"config key {key!r} must be positive, got "
-                                  f"{getattr(self, key)!r}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"config key 'weight_decay' must be >= 0, got {self.weight_decay}")
-        if not self.ks or any(not isinstance(k, int) or k < 1 for k in self.ks):
-            raise ConfigError(f"config key 'ks' must be a list of positive integers, "
-                              f"got {self.ks!r}")
+        for key, param in declared(TrainConfig).items():
+            setattr(self, key, check(key, getattr(self, key), param))
         name, _, k = self.metric.partition('@')
         from pyg_mmrec.metrics import METRIC_NAMES
         if name not in METRIC_NAMES or not k.isdigit() or int(k) not in self.ks:
@@ -73,36 +74,7 @@ class TrainConfig:
                               f"cut-off in ks={self.ks}, e.g. 'Recall@20', got {self.metric!r}")
 
 
-TRAIN_KEYS = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-              for f in dataclasses.fields(TrainConfig)}
-
-
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    """Checks ``value`` against the type of ``default``."""
-    if default is None or value is None:
-        return value
-    kind = type(default)
-    if kind is bool:
-        ok = isinstance(value, bool)
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind is float:
-        if isinstance(value, str):  # YAML 1.1 reads '1e-3' (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif kind is list:
-        ok = isinstance(value, list | tuple)
-        value = list(value) if ok else value
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        raise ConfigError(f"config key {key!r} expects a {kind.__name__} (like {default!r}), "
-                          f"got {value!r}")
-    return value
+TRAIN_KEYS = {key: param.default for key, param in declared(TrainConfig).items()}
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -137,15 +109,21 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def split_config(config: Mapping[str, Any], hparam_defaults: Mapping[str, Any],
-                 model_name: str) -> tuple[TrainConfig, dict[str, Any]]:
+                 model_name: str, hparam_specs: Mapping[str, Param] | None = None
+                 ) -> tuple[TrainConfig, dict[str, Any]]:
     """Splits a flat config into trainer settings and model hyper-parameters, rejecting
-    unknown keys and values of the wrong type."""
+    unknown keys and values outside their declarations (:mod:`pyg_mmrec.params`; those of
+    the trainer from :class:`TrainConfig`, those of the model from ``hparam_specs``)."""
+    hparam_specs = hparam_specs or {}
     train, hparams = {}, {}
     for key, value in config.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"config keys are names, got {key!r}")
         if key in TRAIN_KEYS:
-            train[key] = _coerce(key, value, TRAIN_KEYS[key])
+            train[key] = value
         elif key in hparam_defaults:
-            hparams[key] = _coerce(key, value, hparam_defaults[key])
+            param = hparam_specs.get(key) or from_default(hparam_defaults[key])
+            hparams[key] = value if param is None else check(key, value, param)
         else:
             raise ConfigError(
                 f"unknown config key {key!r} for model {model_name!r}; trainer keys: "
@@ -195,5 +173,5 @@ def resolve(model: str, config: Mapping[str, Any] | None = None) -> ModelSpec:
     """
     cls = get_model_class(model)
     defaults = cls.hparam_defaults(config)
-    train, hparams = split_config(config or {}, defaults, model)
+    train, hparams = split_config(config or {}, defaults, model, cls.hparam_specs(config))
     return ModelSpec(model.lower(), cls, train, hparams, defaults)

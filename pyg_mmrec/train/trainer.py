@@ -1,9 +1,11 @@
 """Training with early stopping on validation, checkpoints and resumption."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import math
 import resource
 import statistics
 import time
@@ -15,7 +17,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from pyg_mmrec.data import INTERACTS, DataSplits, TripletLoader, load_dataset
-from pyg_mmrec.errors import CheckpointError, ConfigError
+from pyg_mmrec.errors import CheckpointError, ConfigError, TrainingError
 from pyg_mmrec.metrics import RankingEvaluator
 from pyg_mmrec.nn.models import Recommender
 from pyg_mmrec.registry import get_model_class, name_of
@@ -30,6 +32,52 @@ RESULTS = 'results.json'
 EPOCH_LOG = 'log.jsonl'
 
 
+#: Settings that a resumed run may change (they affect neither the weights nor the order of
+#: the batches already run): more epochs, another patience, the progress bar, the memory
+#: bound of evaluation. The results record the values in effect.
+RESUME_MAY_CHANGE = frozenset({'epochs', 'patience', 'progress', 'max_scores'})
+#: The largest cut-off allowed beyond the number of items (the defaults' 50 on a small test
+#: catalogue); the ranked lists are padded to the largest cut-off.
+MAX_K_BEYOND_CATALOGUE = 100
+#: What a checkpoint must hold to be resumed from.
+RESUME_KEYS = ('data_fingerprint', 'config', 'hparams', 'last_state', 'optimizer', 'rng',
+               'epoch', 'history', 'best_epoch', 'valid', 'best_state', 'bad_epochs')
+
+
+def check_contents(ckpt: dict[str, Any], path: Path, keys: tuple[str, ...]) -> None:
+    """Refuses a checkpoint that lacks one of ``keys`` or holds a non-finite weight."""
+    missing = [k for k in keys if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a complete checkpoint; missing {missing}")
+    for kind, types in (('config', dict), ('hparams', dict), ('data_fingerprint', dict)):
+        if kind in keys and not isinstance(ckpt[kind], types):
+            raise CheckpointError(f"{path}: {kind!r} is a {type(ckpt[kind]).__name__}, "
+                                  f"expected a mapping")
+    for kind in ('best_state', 'last_state'):
+        state = ckpt.get(kind)
+        if state is None:
+            continue
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                                  for v in state.values()):
+            raise CheckpointError(f"{path}: {kind!r} is not a mapping of tensors")
+        for name, value in state.items():
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise CheckpointError(f"{path}: {kind!r} weight {name!r} holds NaN or inf; "
+                                      f"the checkpoint cannot be used")
+
+
+def load_state(model: Recommender, state: dict[str, torch.Tensor], path: Path,
+               kind: str) -> None:
+    """``model.load_state_dict(state)``, a mismatch raised as a CheckpointError."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError) as e:
+        first = str(e).strip().splitlines()
+        raise CheckpointError(f"{path}: its {kind} does not fit {type(model).__name__} on this "
+                              f"data (another model or size?): "
+                              f"{' '.join(line.strip() for line in first)[:300]}") from e
+
+
 def data_fingerprint(splits: DataSplits) -> dict[str, Any]:
     """What a checkpoint records of its dataset, to refuse a different one later."""
     return {'name': splits.name, 'num_users': splits.num_users, 'num_items': splits.num_items,
@@ -39,6 +87,24 @@ def data_fingerprint(splits: DataSplits) -> dict[str, Any]:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def deterministic(enabled: bool = True):
+    """Within the block, one intra-op thread and PyTorch's deterministic algorithms, so that
+    a run is bitwise reproducible (with several threads, reductions may add in another order
+    and weights drift in the last bits); a no-op unless ``enabled``."""
+    if not enabled:
+        yield
+        return
+    threads, algorithms = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(algorithms)
 
 
 def _distributed() -> bool:
@@ -99,6 +165,10 @@ class Trainer:
         # Checkpoints name the registered model class so that load_model can rebuild it.
         self.run_info = {'model': name_of(model), **(run_info or {})}
         self.rank = rank
+        if max(self.config.ks) > max(splits.num_items, MAX_K_BEYOND_CATALOGUE):
+            raise ConfigError(f"config key 'ks' = {self.config.ks}: a cut-off may exceed the "
+                              f"{splits.num_items} items of {splits.name!r} only up to "
+                              f"{MAX_K_BEYOND_CATALOGUE} (each ranked list is padded to it)")
         self.evaluator = RankingEvaluator(self.config.ks, self.config.max_scores)
         self.loader = TripletLoader(splits.train[INTERACTS].edge_index, splits.num_items,
                                     self.config.batch_size, self.config.seed, rank, world_size)
@@ -130,11 +200,13 @@ class Trainer:
         self.model.on_epoch_start(self.epoch)
         self.loader.set_epoch(self.epoch)
         totals: dict[str, float] = {}
-        for user, pos, neg in self.loader:
+        for batch, (user, pos, neg) in enumerate(self.loader):
             losses = self.model.loss(self.splits.train, user, pos, neg)
+            self._check_finite(batch, losses)
             self.optimizer.zero_grad()
             losses['loss'].backward()
             _average_gradients(self.model.parameters())
+            self._check_gradients(batch, 'loss', self.model.named_parameters())
             self.optimizer.step()
             for stage, optimizer in zip(self.stages, self.stage_optimizers, strict=True):
                 loss = stage.loss(self.splits.train, user, pos, neg)
@@ -142,16 +214,55 @@ class Trainer:
                 for p, grad in zip(stage.parameters, grads, strict=True):
                     p.grad = grad
                 _average_gradients(stage.parameters)
+                self._check_finite(batch, {stage.name: loss})
+                self._check_gradients(batch, stage.name,
+                                      ((f'{stage.name}[{i}]', p)
+                                       for i, p in enumerate(stage.parameters)))
                 optimizer.step()
                 losses[stage.name] = loss.detach()
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + value.item()
         return {key: value / len(self.loader) for key, value in totals.items()}
 
+    def _stop_nonfinite(self, batch: int, what: str) -> None:
+        kept = (f"the last good checkpoint ({self.out_dir / CHECKPOINT}) is kept"
+                if self.out_dir is not None and (self.out_dir / CHECKPOINT).is_file()
+                else "no checkpoint was written yet")
+        raise TrainingError(f"epoch {self.epoch}, batch {batch}: {what} is not finite; "
+                            f"training stopped, {kept}. Lower 'lr' (now {self.config.lr:g}) or "
+                            f"the loss weights, or check the input values")
+
+    def _check_finite(self, batch: int, losses: dict[str, torch.Tensor]) -> None:
+        """Stops the run on a non-finite loss term, naming it."""
+        values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+        if not bool(torch.isfinite(values).all()):
+            key, value = next((k, v) for k, v in zip(losses, values.tolist(), strict=True)
+                              if not math.isfinite(v))
+            self._stop_nonfinite(batch, f"the loss term {key!r} ({value})")
+
+    def _check_gradients(self, batch: int, term: str, named_parameters) -> None:
+        """Stops the run on a non-finite gradient, naming the parameter."""
+        named = [(n, p.grad) for n, p in named_parameters if p.grad is not None]
+        if not named:
+            return
+        if bool(torch.isfinite(torch.stack([g.sum() for _, g in named])).all()):
+            return
+        for name, grad in named:
+            if not bool(torch.isfinite(grad).all()):
+                self._stop_nonfinite(batch, f"the gradient of {term!r} for parameter {name!r}")
+
     def fit(self, resume: bool = False, test: bool = True) -> dict[str, Any]:
         """Trains to early stop, restores the best state, tests it once (unless ``test`` is
         :obj:`False`, as in a hyper-parameter search, where only the selected configuration is
-        tested); returns the results (also written to ``out_dir/results.json``)."""
+        tested); returns the results (also written to ``out_dir/results.json``).
+
+        Raises:
+            TrainingError: On a non-finite loss term or gradient (the last checkpoint is kept).
+        """
+        with deterministic(self.config.deterministic):
+            return self._fit(resume, test)
+
+    def _fit(self, resume: bool, test: bool) -> dict[str, Any]:
         cfg = self.config
         if resume:
             self._restore()
@@ -231,13 +342,31 @@ class Trainer:
     def _restore(self) -> None:
         if self.out_dir is None:
             raise CheckpointError("resuming needs the out_dir holding checkpoint.pt")
-        ckpt = load_checkpoint(self.out_dir / CHECKPOINT)
+        path = self.out_dir / CHECKPOINT
+        ckpt = load_checkpoint(path)
+        check_contents(ckpt, path, RESUME_KEYS)
         if ckpt['data_fingerprint'] != data_fingerprint(self.splits):
-            raise CheckpointError(f"{self.out_dir / CHECKPOINT}: was trained on "
-                                  f"{ckpt['data_fingerprint']}, not on "
+            raise CheckpointError(f"{path}: was trained on {ckpt['data_fingerprint']}, not on "
                                   f"{data_fingerprint(self.splits)}")
-        self.model.load_state_dict(ckpt['last_state'])
-        self.optimizer.load_state_dict(ckpt['optimizer'])
+        if ckpt.get('model') != self.run_info.get('model'):
+            raise CheckpointError(f"{path}: holds a {ckpt.get('model')!r} run, not a "
+                                  f"{self.run_info.get('model')!r} one; resume it with --model "
+                                  f"{ckpt.get('model')} or use another folder")
+        stored = json.loads(json.dumps({**ckpt['config'], **ckpt['hparams']}))
+        current = json.loads(json.dumps({**dataclasses.asdict(self.config),
+                                         **self.model.hparams}))
+        diff = {k: (stored.get(k), current.get(k)) for k in sorted(stored.keys() & current.keys())
+                if k not in RESUME_MAY_CHANGE and stored.get(k) != current.get(k)}
+        if diff:
+            raise ConfigError(f"{path}: resuming continues the checkpoint's settings, but these "
+                              f"differ (checkpoint, requested): {diff}; drop them, or train "
+                              f"into another folder")
+        load_state(self.model, ckpt['last_state'], path, 'last_state')
+        try:
+            self.optimizer.load_state_dict(ckpt['optimizer'])
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: its optimizer state does not fit the model: "
+                                  f"{e}") from e
         stage_states = ckpt.get('stage_optimizers', [])  # absent from older checkpoints
         if len(stage_states) != len(self.stage_optimizers):
             raise CheckpointError(f"{self.out_dir / CHECKPOINT}: holds {len(stage_states)} "
@@ -358,6 +487,8 @@ def load_model(checkpoint: str | Path, splits: DataSplits) -> tuple[Recommender,
     """Rebuilds the best model of a checkpoint for ``splits`` (which must be the dataset it
     was trained on); returns the model and the checkpoint's contents."""
     ckpt = load_checkpoint(checkpoint)
+    check_contents(ckpt, Path(checkpoint), ('data_fingerprint', 'best_state', 'model',
+                                            'hparams', 'config'))
     if ckpt['data_fingerprint'] != data_fingerprint(splits):
         raise CheckpointError(f"{checkpoint}: was trained on {ckpt['data_fingerprint']}, "
                               f"not on {data_fingerprint(splits)}")
@@ -366,6 +497,10 @@ def load_model(checkpoint: str | Path, splits: DataSplits) -> tuple[Recommender,
     if ckpt['model'] is None:
         raise CheckpointError(f"{checkpoint}: its model class is not registered; rebuild the "
                               f"model and load ckpt['best_state'] into it")
-    model = get_model_class(ckpt['model']).from_data(splits.train, **ckpt['hparams'])
-    model.load_state_dict(ckpt['best_state'])
+    try:
+        model = get_model_class(ckpt['model']).from_data(splits.train, **ckpt['hparams'])
+    except TypeError as e:
+        raise CheckpointError(f"{checkpoint}: its hyper-parameters do not fit "
+                              f"{ckpt['model']!r}: {e}") from e
+    load_state(model, ckpt['best_state'], Path(checkpoint), 'best_state')
     return model, ckpt

@@ -168,11 +168,11 @@ def test_flat_config_and_bad_values(tiny_splits):
     _, hparams = split_config(config, DVIB.hparam_defaults(config), 'dvib')
     model = DVIB.from_data(tiny_splits.train, **hparams)
     assert model.hparams == {**DVIB.hparam_defaults(config), **config}
-    with pytest.raises(ConfigError, match="variant must be one of"):
+    with pytest.raises(ConfigError, match="'variant' must be one of"):
         DVIB.from_data(tiny_splits.train, variant='gaussian')
-    with pytest.raises(ConfigError, match='prior variance a must be positive'):
+    with pytest.raises(ConfigError, match=r"'a' must be a number > 0"):
         DVIB.from_data(tiny_splits.train, a=0.0)
-    with pytest.raises(ConfigError, match='gamma_d must be >= 0'):
+    with pytest.raises(ConfigError, match="'gamma_d' must be a number >= 0"):
         DVIB.from_data(tiny_splits.train, gamma_d=-0.1)
     with pytest.raises(ConfigError, match='from_data'):
         DVIB(LightGCN(5, 5))  # DVIB_a cannot size its noise scale without the data

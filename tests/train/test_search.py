@@ -64,7 +64,7 @@ def test_bad_grids_fail_before_training(tiny_splits):
         tune('bprmf', tiny_splits, {'lr': 0.1}, BASE)
     with pytest.raises(ConfigError, match="unknown config key 'lrate'"):
         tune('bprmf', tiny_splits, {'lrate': [0.1]}, BASE)
-    with pytest.raises(ConfigError, match="'lr' expects a float"):
+    with pytest.raises(ConfigError, match="'lr' expects a number"):
         tune('bprmf', tiny_splits, {'lr': [0.1, 'x']}, BASE)
 
 

@@ -11,6 +11,7 @@ from pyg_mmrec.nn.bootstrap import Bootstrap
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.params import Count0, Dim, Rate, Weight
 from pyg_mmrec.registry import register
 
 
@@ -94,8 +95,8 @@ class BM3(LightGCN):
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 embedding_dim: int = 64, num_layers: int = 1, dropout: float = 0.5,
-                 reg_weight: float = 0.1, cl_weight: float = 2.0):
+                 embedding_dim: Dim = 64, num_layers: Count0 = 1, dropout: Rate = 0.5,
+                 reg_weight: Weight = 0.1, cl_weight: Weight = 2.0):
         super().__init__(num_users, num_items, embedding_dim, num_layers, reg_weight)
         self.dropout = dropout
         self.cl_weight = cl_weight

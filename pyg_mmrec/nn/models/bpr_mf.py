@@ -5,6 +5,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.params import Dim, Weight
 from pyg_mmrec.registry import register
 
 
@@ -27,8 +28,8 @@ class BPRMF(Recommender):
     """
     capabilities = frozenset({Capability.HIDDEN})
 
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
-                 reg_weight: float = 1e-4):
+    def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
+                 reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items)
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight

@@ -6,13 +6,14 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import to_torch_csr_tensor
 
 import pyg_mmrec.functional as MF
-from pyg_mmrec.errors import ConfigError, DataError
+from pyg_mmrec.errors import DataError
 from pyg_mmrec.graph import fuse_item_graphs, item_graph_of
 from pyg_mmrec.nn.conv import ItemItemConv
 from pyg_mmrec.nn.edge_pruning import DegreeSensitivePruning
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.params import Count, Count0, Dim, Fraction, Rate, Weight
 from pyg_mmrec.registry import register
 from pyg_mmrec.utils import quiet_sparse_csr
 
@@ -98,15 +99,13 @@ class FREEDOM(LightGCN):
     frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
-                 item_layers: int = 1, knn_k: int = 10, mm_image_weight: float = 0.1,
-                 dropout: float = 0.8, mm_loss_weight: float = 1e-4, reg_weight: float = 0.0):
+                 graph_modalities: list[str], embedding_dim: Dim = 64, num_layers: Count0 = 2,
+                 item_layers: Count0 = 1, knn_k: Count = 10, mm_image_weight: Fraction = 0.1,
+                 dropout: Rate = 0.8, mm_loss_weight: Weight = 1e-4, reg_weight: Weight = 0.0):
         self.graph_names = sorted(set(feature_dims) | set(graph_modalities))
         if not self.graph_names:
             raise DataError("FREEDOM needs item feature matrices or precomputed item-item "
                             "graphs; the dataset has neither")
-        if not 0.0 <= mm_image_weight <= 1.0:
-            raise ConfigError(f"'mm_image_weight' must be in [0, 1] (got {mm_image_weight!r})")
         super().__init__(num_users, num_items, embedding_dim, num_layers, reg_weight)
         self.item_layers = item_layers
         self.knn_k = knn_k

@@ -5,10 +5,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.nn.conv import ContentConv, LightGCNConv
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
 from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.params import Choice, Count0, Dim, Weight
 from pyg_mmrec.registry import register
 from pyg_mmrec.utils import quiet_sparse_csr
 
@@ -103,15 +103,10 @@ class GRCN(ModalityPreferenceRecommender):
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 embedding_dim: int = 64, latent_dim: int = 64, num_layers: int = 2,
-                 num_routing: int = 0, weight_mode: str = 'confid', pruning: bool = True,
-                 reg_weight: float = 1e-4):
-        if weight_mode not in WEIGHT_MODES:
-            raise ConfigError(f"GRCN: weight_mode must be one of {list(WEIGHT_MODES)}, "
-                              f"got {weight_mode!r}")
-        if num_layers < 0 or num_routing < 0:
-            raise ConfigError(f"GRCN: num_layers and num_routing must be non-negative, got "
-                              f"{num_layers} and {num_routing}")
+                 embedding_dim: Dim = 64, latent_dim: Dim = 64, num_layers: Count0 = 2,
+                 num_routing: Count0 = 0, weight_mode: Choice(*WEIGHT_MODES) = 'confid',
+                 pruning: bool = True,
+                 reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items, feature_dims, embedding_dim, latent_dim)
         self.num_layers = num_layers
         self.num_routing = num_routing

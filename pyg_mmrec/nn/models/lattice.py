@@ -9,6 +9,7 @@ from pyg_mmrec.nn.latent_item_graph import LatentItemGraph
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.params import Count, Count0, Dim, Fraction, Weight
 from pyg_mmrec.registry import register
 
 
@@ -53,9 +54,9 @@ class LATTICE(LightGCN):
     frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
-                 item_layers: int = 1, knn_k: int = 10, lambda_coeff: float = 0.9,
-                 reg_weight: float = 1e-4):
+                 graph_modalities: list[str], embedding_dim: Dim = 64, num_layers: Count0 = 2,
+                 item_layers: Count0 = 1, knn_k: Count = 10, lambda_coeff: Fraction = 0.9,
+                 reg_weight: Weight = 1e-4):
         graph_names = sorted(set(feature_dims) | set(graph_modalities))
         if not graph_names:
             raise DataError("LATTICE needs item feature matrices or precomputed item-item "

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from torch_geometric.data import HeteroData
 
-from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.nn.conv.layer_refined_conv import LayerRefinedConv
 from pyg_mmrec.nn.edge_pruning import DegreeSensitivePruning
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.params import Count, Dim, Rate, Weight
 from pyg_mmrec.registry import register
 
 
@@ -48,11 +48,8 @@ class LayerGCN(LightGCN):
             (default: :obj:`0.1`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
     """
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
-                 num_layers: int = 4, dropout: float = 0.1, reg_weight: float = 1e-4):
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ConfigError(f"LayerGCN's 'num_layers' must be an integer >= 1 "
-                              f"(got {num_layers!r}): its output sums layers 1..L")
+    def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
+                 num_layers: Count = 4, dropout: Rate = 0.1, reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items, embedding_dim, num_layers, reg_weight)
         self.dropout = dropout
         self.conv = LayerRefinedConv(num_layers, normalize=False)

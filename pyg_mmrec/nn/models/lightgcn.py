@@ -6,6 +6,7 @@ from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.conv import LightGCNConv
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.params import Count0, Dim, Weight
 from pyg_mmrec.registry import register
 
 
@@ -34,8 +35,8 @@ class LightGCN(Recommender):
     """
     capabilities = frozenset({Capability.HIDDEN})
 
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
-                 num_layers: int = 2, reg_weight: float = 1e-4):
+    def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
+                 num_layers: Count0 = 2, reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items)
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight

@@ -4,10 +4,10 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import HeteroData
 
-from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.nn.conv import MMGCNConv
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
 from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.params import Count, Dim, Weight
 from pyg_mmrec.registry import register
 
 
@@ -78,10 +78,8 @@ class MMGCN(ModalityPreferenceRecommender):
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 embedding_dim: int = 64, latent_dim: int = 256, num_layers: int = 2,
-                 concat: bool = True, reg_weight: float = 1e-4):
-        if num_layers < 1:
-            raise ConfigError(f"MMGCN: num_layers must be at least 1, got {num_layers}")
+                 embedding_dim: Dim = 64, latent_dim: Dim = 256, num_layers: Count = 2,
+                 concat: bool = True, reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items, feature_dims, embedding_dim, latent_dim)
         self.num_layers = num_layers
         self.concat = concat

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from torch_geometric.data import HeteroData
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import DataError
 from pyg_mmrec.graph import ensure_modality_graphs, user_item_adjacency
+from pyg_mmrec.params import Param, declared, validate_call
 from pyg_mmrec.schema import INTERACTS, feature_key, graph_modalities, modalities
 
 
@@ -125,7 +127,10 @@ class Recommender(torch.nn.Module):
     override it. Models whose :attr:`requires_features` is set refuse datasets without item
     feature matrices. Subclasses store every constructor argument as an attribute of the same name,
     so that :attr:`hparams` can list them and a checkpoint can rebuild the model with
-    :meth:`from_data`.
+    :meth:`from_data`. Each hyper-parameter declares its type and range in its annotation
+    (:mod:`pyg_mmrec.params`, e.g. ``embedding_dim: Dim = 64``): every constructor validates
+    its declared arguments on entry, and :func:`~pyg_mmrec.train.resolve` validates a config
+    against the same declarations before any data is read.
 
     Args:
         num_users (int): Number of users.
@@ -139,6 +144,19 @@ class Recommender(torch.nn.Module):
     #: :meth:`from_data` computes the missing ones into the data, and the forward pass raises a
     #: :class:`~pyg_mmrec.errors.DataError` on data without them.
     frozen_item_graphs: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        # Every constructor validates its declared arguments (pyg_mmrec.params) on entry.
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get('__init__')
+        if init is None or hasattr(init, '__wrapped__'):
+            return
+
+        @functools.wraps(init)
+        def checked(self, *args, **kwargs):
+            validate_call(init, (self, *args), kwargs)
+            init(self, *args, **kwargs)
+        cls.__init__ = checked
 
     def __init__(self, num_users: int, num_items: int):
         super().__init__()
@@ -158,6 +176,13 @@ class Recommender(torch.nn.Module):
         return {k: p.default for k, p in params.items()
                 if k not in ('self', 'num_users', 'num_items', 'feature_dims', 'graph_modalities')
                 and p.kind is p.POSITIONAL_OR_KEYWORD}
+
+    @classmethod
+    def hparam_specs(cls, config: Mapping[str, Any] | None = None) -> dict[str, Param]:
+        """The declarations (type, range, default; see :mod:`pyg_mmrec.params`) of the
+        hyper-parameters of :meth:`hparam_defaults` that declare one."""
+        specs = declared(inspect.unwrap(cls.__init__))
+        return {k: specs[k] for k in cls.hparam_defaults(config) if k in specs}
 
     @classmethod
     def from_data(cls, data: HeteroData, **hparams) -> Recommender:

@@ -6,6 +6,7 @@ from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.params import Dim, Weight
 from pyg_mmrec.registry import register
 
 
@@ -46,7 +47,7 @@ class VBPR(Recommender):
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 embedding_dim: int = 64, reg_weight: float = 1e-4):
+                 embedding_dim: Dim = 64, reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items)
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight

@@ -10,6 +10,7 @@ from pyg_mmrec.nn.conv import ItemItemConv
 from pyg_mmrec.nn.latent_item_graph import LatentItemGraph
 from pyg_mmrec.nn.models.recommender import Capability, Encoded
 from pyg_mmrec.nn.models.vlightgcn import VLightGCN
+from pyg_mmrec.params import Count, Count0, Dim, Fraction, Weight
 from pyg_mmrec.registry import register
 
 
@@ -68,9 +69,9 @@ class VLATTICE(VLightGCN):
     frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 graph_modalities: list[str], embedding_dim: int = 64, num_layers: int = 2,
-                 item_layers: int = 1, knn_k: int = 10, lambda_coeff: float = 0.9,
-                 reg_weight: float = 1e-4):
+                 graph_modalities: list[str], embedding_dim: Dim = 64, num_layers: Count0 = 2,
+                 item_layers: Count0 = 1, knn_k: Count = 10, lambda_coeff: Fraction = 0.9,
+                 reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items, feature_dims, embedding_dim, num_layers,
                          reg_weight)
         self.item_layers = item_layers

@@ -8,6 +8,7 @@ from torch_geometric.data import HeteroData
 from pyg_mmrec.nn.conv import LightGCNConv
 from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.nn.models.vbpr import VBPR
+from pyg_mmrec.params import Count0, Dim, Weight
 from pyg_mmrec.registry import register
 
 
@@ -46,7 +47,7 @@ class VLightGCN(VBPR):
             included (see :class:`~pyg_mmrec.nn.models.VBPR`). (default: :obj:`1e-4`)
     """
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 embedding_dim: int = 64, num_layers: int = 2, reg_weight: float = 1e-4):
+                 embedding_dim: Dim = 64, num_layers: Count0 = 2, reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items, feature_dims, embedding_dim, reg_weight)
         self.num_layers = num_layers
         self.conv = LightGCNConv(num_layers, normalize=False)

@@ -126,5 +126,5 @@ def test_bad_data_and_config():
         FREEDOM.from_data(splits.train)
     with pytest.raises(ConfigError, match='mm_image_weight'):
         FREEDOM(5, 5, {'image': 3}, [], mm_image_weight=1.5)
-    with pytest.raises(ConfigError, match=r'dropout ratio .*\(got 1.0\)'):
+    with pytest.raises(ConfigError, match=r"'dropout' must be a number in \[0, 1\), got 1.0"):
         FREEDOM(5, 5, {'image': 3}, [], dropout=1.0)

@@ -112,7 +112,8 @@ def test_refuses_graph_only_data_and_bad_config():
     splits = make_synthetic(num_users=30, num_items=20, mean_interactions=6, modalities={})
     with pytest.raises(DataError, match='needs item feature matrices'):
         GRCN.from_data(splits.train)
-    with pytest.raises(ConfigError, match="weight_mode must be one of"):
+    with pytest.raises(ConfigError, match=r"'weight_mode' must be one of "
+                                          r"\['confid', 'max', 'mean'\], got 'sum'"):
         GRCN(5, 5, {'image': 4}, weight_mode='sum')
     with pytest.raises(ConfigError, match='num_routing'):
         GRCN(5, 5, {'image': 4}, num_routing=-1)

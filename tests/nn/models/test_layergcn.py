@@ -51,7 +51,7 @@ def test_defaults_and_bad_config(tiny_splits):
                              'reg_weight': 1e-4}
     with pytest.raises(ConfigError, match='num_layers'):
         LayerGCN(5, 5, num_layers=0)
-    with pytest.raises(ConfigError, match='dropout ratio'):
+    with pytest.raises(ConfigError, match=r"'dropout' must be a number in \[0, 1\), got -0.5"):
         LayerGCN(5, 5, dropout=-0.5)
 
 
