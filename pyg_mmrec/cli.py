@@ -18,34 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-import torch
-
-from pyg_mmrec.data import load_dataset
 from pyg_mmrec.errors import ConfigError, PygMMRecError
-from pyg_mmrec.ib import PlugIn
-from pyg_mmrec.metrics import METRIC_NAMES, RankingEvaluator
-from pyg_mmrec.params import Param, declared, from_default
-from pyg_mmrec.train import (
-    MODELS,
-    TrainConfig,
-    evaluate,
-    get_model_class,
-    load_model,
-    load_yaml,
-    parse_overrides,
-    recommend,
-    run,
-    tune,
-)
-from pyg_mmrec.train.search import format_table
-from pyg_mmrec.utils import atomic_write
+from pyg_mmrec.params import Param
+
+# torch and the models are imported after the arguments are parsed, so that --help and
+# argument errors answer at once.
 
 
 def format_metrics(columns: dict[str, dict[str, float]], ks: Sequence[int]) -> str:
     """A plain-text table: one row per metric@K, one column per named metrics dict."""
+    from pyg_mmrec.metrics import METRIC_NAMES
     names = list(columns)
     width = max([10] + [len(n) for n in names])
     lines = [f"{'metric':<14}" + ''.join(f'{n:>{width + 2}}' for n in names)]
@@ -59,13 +46,51 @@ def format_metrics(columns: dict[str, dict[str, float]], ks: Sequence[int]) -> s
 
 def _config(args: argparse.Namespace) -> dict:
     """The flat config of ``--config FILE`` updated by ``--set key=value`` pairs."""
+    from pyg_mmrec.train import load_yaml, parse_overrides
     config = load_yaml(args.config) if args.config else {}
     config.update(parse_overrides(args.set or []))
     return config
 
 
+def check_out_dir(out: str, resume: bool, overwrite: bool) -> None:
+    """Refuses an output folder that cannot hold a run, before any data is read: an empty
+    name, an existing file, a folder that cannot be created or written, or a folder holding
+    a run already (unless resuming or overwriting it)."""
+    if not out.strip():
+        raise ConfigError("--out is empty; name the output folder")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {out}: is an existing file, not a folder")
+    existing = next((p for p in path.parents if p.exists()), Path('.'))
+    if not (path if path.is_dir() else existing).is_dir() or not os.access(
+            path if path.is_dir() else existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: cannot write there (no write permission on "
+                          f"{path if path.is_dir() else existing})")
+    holds_run = path.is_dir() and any((path / f).exists()
+                                      for f in ('checkpoint.pt', 'results.json', 'tune.json'))
+    if holds_run and not (resume or overwrite):
+        raise ConfigError(f"--out {out}: holds a run already; add --resume to continue it or "
+                          f"--overwrite to replace it")
+
+
+def check_out_file(out: str) -> None:
+    """Refuses an output file that cannot be written, before any data is read."""
+    if not out.strip():
+        raise ConfigError("--out is empty; name the file to write")
+    path = Path(out)
+    if path.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; name a file")
+    parent = next((p for p in path.parents if p.exists()), Path('.'))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: cannot write there (no write permission on {parent})")
+
+
 def _train(args: argparse.Namespace) -> None:
+    check_out_dir(args.out, args.resume, args.overwrite)
     config = _config(args)
+    from pyg_mmrec.data import load_dataset
+    from pyg_mmrec.ib import PlugIn
+    from pyg_mmrec.train import MODELS, get_model_class, run
     plugin = get_model_class(args.model)  # an unknown name fails before the data is read
     if args.with_backbone:
         if not issubclass(plugin, PlugIn):
@@ -94,6 +119,9 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _tune(args: argparse.Namespace) -> None:
+    check_out_dir(args.out, args.resume, args.overwrite)
+    from pyg_mmrec.train import parse_overrides, tune
+    from pyg_mmrec.train.search import format_table
     grid = parse_overrides(args.grid)
     summary = tune(args.model, args.data, grid, _config(args), out_dir=args.out,
                    resume=args.resume)
@@ -105,6 +133,9 @@ def _tune(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from pyg_mmrec.data import load_dataset
+    from pyg_mmrec.metrics import RankingEvaluator
+    from pyg_mmrec.train import evaluate, load_model
     splits = load_dataset(args.data)
     model, ckpt = load_model(args.checkpoint, splits)
     cfg = ckpt['config']
@@ -115,23 +146,39 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(format_metrics({args.split: metrics}, cfg['ks']))
 
 
-def _parse_users(text: str) -> torch.Tensor:
+def _parse_users(text: str):
+    import torch
     try:
         return torch.tensor([int(u) for u in text.split(',') if u.strip()])
-    except ValueError:
+    except (ValueError, RuntimeError, OverflowError):
         raise ConfigError(f"--users expects comma-separated integer ids, got {text!r}") from None
 
 
 def _recommend(args: argparse.Namespace) -> None:
-    splits = load_dataset(args.data)
-    model, ckpt = load_model(args.checkpoint, splits)
+    if args.k < 1:
+        raise ConfigError(f"--k must be a positive integer, got {args.k}")
+    if args.out is not None:
+        check_out_file(args.out)
     users = _parse_users(args.users) if args.users else None
+    from pyg_mmrec.data import load_dataset
+    from pyg_mmrec.train import load_model, recommend
+    from pyg_mmrec.utils import atomic_write
+    splits = load_dataset(args.data)
+    model, _ = load_model(args.checkpoint, splits)
+    # Validation items are never recommended for the test split, whatever the checkpoint's
+    # evaluation protocol: they are known interactions of the user.
     users, items, scores = recommend(model, splits, k=args.k, users=users, split=args.split,
-                                     exclude_val_at_test=ckpt['config']['exclude_val_at_test'])
+                                     exclude_val_at_test=True)
     lines = ['userID\titemID\trank\tscore']
+    short = 0
     for u, row, row_scores in zip(users.tolist(), items.tolist(), scores.tolist(), strict=True):
-        lines += [f'{u}\t{i}\t{r}\t{s:.6g}'
-                  for r, (i, s) in enumerate(zip(row, row_scores, strict=True), start=1)]
+        ranked = [(i, s) for i, s in zip(row, row_scores, strict=True) if i >= 0]
+        short += len(ranked) < args.k
+        lines += [f'{u}\t{i}\t{r}\t{s:.6g}' for r, (i, s) in enumerate(ranked, start=1)]
+    if short:
+        print(f"pyg-mmrec: note: {short} of {len(users)} users have fewer than {args.k} items "
+              f"they have not interacted with; they get fewer than {args.k} recommendations",
+              file=sys.stderr)
     text = '\n'.join(lines) + '\n'
     if args.out:
         atomic_write(args.out, lambda f: f.write(text.encode('utf-8')))
@@ -141,6 +188,7 @@ def _recommend(args: argparse.Namespace) -> None:
 
 
 def _data_info(args: argparse.Namespace) -> None:
+    from pyg_mmrec.data import load_dataset
     info = load_dataset(args.path).summary()
     print(json.dumps(info, indent=2))
 
@@ -152,7 +200,10 @@ def format_keys(specs: dict[str, Param], indent: str = '  ') -> str:
 
 
 def _models(args: argparse.Namespace) -> None:
-    for name, cls in sorted(MODELS.items()):
+    from pyg_mmrec.params import declared, from_default
+    from pyg_mmrec.registry import registered
+    from pyg_mmrec.train import TrainConfig
+    for name, cls in sorted(registered().items()):
         print(f'{name} ({cls.__name__}):')
         specs = cls.hparam_specs()
         untyped = {k: from_default(v) or Param(object, default=v)
@@ -162,50 +213,84 @@ def _models(args: argparse.Namespace) -> None:
     print(format_keys(declared(TrainConfig)))
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit status 2) and whose epilog may be
+    computed only when the help is shown (so that ``--help`` imports nothing heavy)."""
+    def __init__(self, *args, lazy_epilog: Callable[[], str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_epilog = lazy_epilog
+
+    def format_help(self) -> str:
+        if self.lazy_epilog is not None:
+            self.epilog, self.lazy_epilog = self.lazy_epilog(), None
+        return super().format_help()
+
+    def error(self, message: str):
+        self.exit(2, f"pyg-mmrec: error: {self.prog.removeprefix('pyg-mmrec ')}: {message} "
+                     f"(see {self.prog} --help)\n")
+
+
+def _train_epilog() -> str:
+    from pyg_mmrec.params import declared
+    from pyg_mmrec.train.config import TrainConfig
+    return ('trainer keys for --set and --config (KEY=DEFAULT, allowed):\n'
+            + format_keys(declared(TrainConfig))
+            + "\n\nmodel keys, with defaults and ranges: 'pyg-mmrec models'. "
+              "A short run: --set epochs=3")
+
+
+MODEL_HELP = "a registered model name (list them with 'pyg-mmrec models')"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='pyg-mmrec', description=__doc__.split('\n')[0])
+    parser = Parser(prog='pyg-mmrec', description=__doc__.split('\n')[0])
     parser.add_argument('-v', '--verbose', action='store_true', help='log at INFO level')
-    sub = parser.add_subparsers(dest='command', required=True)
+    sub = parser.add_subparsers(dest='command', required=True, parser_class=Parser)
 
     p = sub.add_parser('train', help='train a model, validate, test once at the best epoch',
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog='trainer keys for --set and --config (KEY=DEFAULT, allowed):\n'
-                              + format_keys(declared(TrainConfig))
-                              + "\n\nmodel keys: see 'pyg-mmrec models'; a short run: "
-                                "--set epochs=3")
-    p.add_argument('--model', required=True, help=f'one of {sorted(MODELS)}')
+                       lazy_epilog=_train_epilog)
+    p.add_argument('--model', required=True, help=MODEL_HELP)
     p.add_argument('--data', required=True, help="a dataset folder, or 'synthetic'")
     p.add_argument('--config', help='YAML file with a flat mapping of config keys')
-    p.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='override config keys')
+    p.add_argument('--set', nargs='+', action='extend', metavar='KEY=VALUE',
+                   help='override config keys (may be given several times; they accumulate)')
     p.add_argument('--out', required=True, help='output folder')
-    p.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint.pt')
+    p.add_argument('--resume', action='store_true',
+                   help="continue from OUT/checkpoint.pt with the checkpoint's settings")
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the run that OUT holds already')
     p.add_argument('--with-backbone', action='store_true',
                    help="for a plug-in (ibmrec, dvib, msi): also train its bare backbone with "
                         "the same settings and print the two test columns side by side")
     p.set_defaults(func=_train)
 
     p = sub.add_parser('tune', help='grid search selected on validation; tests the choice only')
-    p.add_argument('--model', required=True, help=f'one of {sorted(MODELS)}')
+    p.add_argument('--model', required=True, help=MODEL_HELP)
     p.add_argument('--data', required=True, help="a dataset folder, or 'synthetic'")
-    p.add_argument('--grid', nargs='+', required=True, metavar='KEY=[V1,V2]',
+    p.add_argument('--grid', nargs='+', action='extend', required=True, metavar='KEY=[V1,V2]',
                    help="values to try, e.g. lr=[1e-3,1e-2] reg_weight=[1e-4,1e-3]")
     p.add_argument('--config', help='YAML file with settings shared by every run')
-    p.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='override shared config keys')
+    p.add_argument('--set', nargs='+', action='extend', metavar='KEY=VALUE',
+                   help='override shared config keys (may be given several times)')
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--resume', action='store_true',
                    help='continue an interrupted search in OUT (finished runs are kept)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the search that OUT holds already')
     p.set_defaults(func=_tune)
 
     p = sub.add_parser('evaluate', help="print a checkpoint's metrics on a split")
-    p.add_argument('--checkpoint', required=True)
-    p.add_argument('--data', required=True)
+    p.add_argument('--checkpoint', required=True, help='a checkpoint.pt written by train')
+    p.add_argument('--data', required=True, help='the dataset it was trained on')
     p.add_argument('--split', default='test', choices=['val', 'test'])
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser('recommend', help='top-K items per user as TSV')
-    p.add_argument('--checkpoint', required=True)
-    p.add_argument('--data', required=True)
-    p.add_argument('--k', type=int, default=10)
+    p.add_argument('--checkpoint', required=True, help='a checkpoint.pt written by train')
+    p.add_argument('--data', required=True, help='the dataset it was trained on')
+    p.add_argument('--k', type=int, default=10,
+                   help='items per user (fewer when fewer are left unseen) (default: 10)')
     group = p.add_mutually_exclusive_group()
     group.add_argument('--users', help='comma-separated user ids (default: all users)')
     group.add_argument('--split', choices=['val', 'test'],
@@ -214,14 +299,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_recommend)
 
     p = sub.add_parser('data', help='dataset tools')
-    data_sub = p.add_subparsers(dest='data_command', required=True)
+    data_sub = p.add_subparsers(dest='data_command', required=True, parser_class=Parser)
     q = data_sub.add_parser('info', help='users, items, interactions, modalities, graphs')
     q.add_argument('path')
     q.set_defaults(func=_data_info)
 
-    p = sub.add_parser('models', help='list the registered models and their defaults')
+    p = sub.add_parser('models', help='list the registered models and every settable key '
+                                      'with its default and range')
     p.set_defaults(func=_models)
     return parser
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    out = getattr(args, 'out', None)
+    if args.command in ('train', 'tune') and out:
+        ckpt = Path(out) / 'checkpoint.pt'
+        state = (f"{ckpt} is intact" if ckpt.is_file() or args.command == 'tune'
+                 else "no checkpoint was written yet")
+        return (f"interrupted; {state} (checkpoints are written atomically); resume with "
+                f"the same command and --resume")
+    return "interrupted"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,8 +328,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.func(args)
     except PygMMRecError as e:
-        print(f"pyg-mmrec: error: {e}", file=sys.stderr)
+        print(f"pyg-mmrec: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file that cannot be written, a full disk
+        print(f"pyg-mmrec: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\npyg-mmrec: {_interrupted(args)}", file=sys.stderr)
+        return 130
     return 0
 
 

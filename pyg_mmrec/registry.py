@@ -7,8 +7,9 @@ A model registers itself where it is defined::
         ...
 
 The registry imports nothing of the library but its errors, so that models and plug-ins
-alike can import it; importing :mod:`pyg_mmrec` imports (and so registers) every built-in
-model.
+alike can import it. The built-in models register when :mod:`pyg_mmrec.nn.models` and
+:mod:`pyg_mmrec.ib` are imported; :func:`get_model_class` and :func:`registered` import them
+first.
 """
 from __future__ import annotations
 
@@ -41,12 +42,21 @@ def register(name: str) -> Callable[[type[Recommender]], type[Recommender]]:
     return add
 
 
+def registered() -> dict[str, type[Recommender]]:
+    """:data:`MODELS`, with every built-in model registered."""
+    import pyg_mmrec.ib  # noqa: F401  (imports pyg_mmrec.nn.models too)
+    return MODELS
+
+
 def get_model_class(name: str) -> type[Recommender]:
     """The model class registered as ``name`` (case-insensitive).
 
     Raises:
         ConfigError: If no model is registered under ``name``.
     """
+    if not isinstance(name, str):
+        raise ConfigError(f"a model name is a string, got {name!r}")
+    registered()
     try:
         return MODELS[name.lower()]
     except KeyError:

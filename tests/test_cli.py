@@ -122,3 +122,87 @@ def test_with_backbone_needs_a_plugin(mmrec_folder, tmp_path, capsys):
     assert main(['train', '--model', 'lightgcn', '--data', str(mmrec_folder), '--out',
                  str(tmp_path / 'x'), '--with-backbone']) == 2
     assert 'not a plug-in' in capsys.readouterr().err
+
+
+def _train_argv(data, out, *extra):
+    return ['train', '--model', 'bprmf', '--data', str(data), '--out', str(out),
+            '--set', 'epochs=1', 'progress=false', 'embedding_dim=4', *extra]
+
+
+def test_out_is_checked_before_the_data_is_read(tmp_path, capsys):
+    missing = tmp_path / 'no-such-data'  # would fail with 'no such dataset' if it were read
+    (tmp_path / 'file').write_text('x')
+    locked = tmp_path / 'locked'
+    locked.mkdir(mode=0o500)
+    cases = [('', '--out is empty'), (tmp_path / 'file', 'is an existing file'),
+             (locked / 'run', 'cannot write there')]
+    import os
+    for out, message in cases[:2] + (cases[2:] if os.geteuid() != 0 else []):
+        assert main(_train_argv(missing, out)) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count('\n') == 1
+
+
+def test_existing_run_needs_resume_or_overwrite_and_set_accumulates(mmrec_folder, tmp_path,
+                                                                   capsys):
+    out = tmp_path / 'run'
+    assert main(_train_argv(mmrec_folder, out, '--set', 'reg_weight=0.5')) == 0
+    results = json.loads((out / 'results.json').read_text())
+    assert results['config']['reg_weight'] == 0.5 and results['config']['embedding_dim'] == 4
+    capsys.readouterr()
+    assert main(_train_argv(mmrec_folder, out, '--set', 'reg_weight=0.5')) == 2
+    assert '--resume to continue it or --overwrite' in capsys.readouterr().err
+    assert main(_train_argv(mmrec_folder, out, '--set', 'reg_weight=0.5', 'lr=0.5',
+                            '--resume')) == 2
+    assert "'lr': (0.001, 0.5)" in capsys.readouterr().err
+    assert main(_train_argv(mmrec_folder, out, '--overwrite')) == 0
+
+
+def test_argument_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(['train', '--model', 'bprmf'])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('pyg-mmrec: error: train:') and err.count('\n') == 1
+
+
+def test_help_imports_no_torch():
+    import subprocess
+    import sys
+    code = ("import sys\nfrom pyg_mmrec.cli import build_parser\n"
+            "build_parser().format_help()\nassert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_models_lists_every_key_with_default_and_range(capsys):
+    assert main(['models']) == 0
+    out = capsys.readouterr().out
+    assert "  embedding_dim=64  (an integer in [1, 65536])" in out
+    assert "  lr=0.001  (a number in (0, 10])" in out and 'lattice (LATTICE):' in out
+
+
+def test_interrupt_is_one_line_naming_the_checkpoint(mmrec_folder, tmp_path, capsys,
+                                                     monkeypatch):
+    import pyg_mmrec.train
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pyg_mmrec.train, 'run', interrupted)
+    assert main(_train_argv(mmrec_folder, tmp_path / 'run')) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and 'resume with the same command and --resume' in err
+
+
+def test_recommend_returns_fewer_than_k_and_says_so(mmrec_folder, tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert main(_train_argv(mmrec_folder, out)) == 0
+    capsys.readouterr()
+    assert main(['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--data',
+                 str(mmrec_folder), '--k', '1000', '--users', '0']) == 0
+    captured = capsys.readouterr()
+    rows = [r.split('\t') for r in captured.out.splitlines()[1:]]
+    inter = [line.split('\t') for line in (mmrec_folder / 'toy.inter').read_text().split('\n')[1:]
+             if line]
+    seen = {i for u, i, label in inter if u == '0' and label == '0'}  # training items
+    assert len(rows) == 80 - len(seen) and not {i for _, i, _, _ in rows} & seen
+    assert 'fewer than 1000' in captured.err
+    assert all(r[3] != '-inf' for r in rows)

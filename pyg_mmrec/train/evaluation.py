@@ -65,7 +65,9 @@ def recommend(model: Recommender, splits: DataSplits, k: int = 10, users: Tensor
         exclude_val_at_test (bool): See :func:`excluded_graphs`.
 
     Returns:
-        (users ``[N]``, items ``[N, k]``, scores ``[N, k]``).
+        (users ``[N]``, items ``[N, k]``, scores ``[N, k]``). A user with fewer than ``k``
+        candidate items (items not excluded) gets them all, and the remaining slots hold
+        item ``-1`` at score ``-inf``.
     """
     if k < 1:
         raise ConfigError(f"k must be a positive integer, got {k}")
@@ -79,5 +81,9 @@ def recommend(model: Recommender, splits: DataSplits, k: int = 10, users: Tensor
                           f"{splits.num_users} users")
     exclude = excluded_graphs(splits, split or 'val', exclude_val_at_test)
     items, scores = RankingEvaluator().top_k(scorer(model, splits), users, splits.num_users,
-                                             splits.num_items, k, exclude)
-    return users, items, scores
+                                             splits.num_items, min(k, splits.num_items), exclude)
+    if k > items.size(1):  # fewer items than k in the catalogue
+        pad = k - items.size(1)
+        items = torch.nn.functional.pad(items, (0, pad), value=-1)
+        scores = torch.nn.functional.pad(scores, (0, pad), value=float('-inf'))
+    return users, items.masked_fill(scores == float('-inf'), -1), scores
