@@ -4,10 +4,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import scatter
 
 from pyg_mmrec.graph import fuse_item_graphs, item_graph_of, knn_graph_from_features
 
+
+def safe_sym_norm(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
+    r"""The symmetric normalisation :math:`D^{-1/2} S D^{-1/2}` of the weights (as
+    :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm` without self-loops, bit for bit where
+    every degree is positive), with items of degree :math:`\le 0` (a zero-norm row, or
+    negative similarities outweighing the positive ones) left without edges and with finite
+    gradients, instead of the NaN of :math:`0^{-1/2}` and of a negative degree."""
+    row, col = edge_index[0], edge_index[1]
+    deg = scatter(weight, col, dim=0, dim_size=num_nodes, reduce='sum')
+    positive = deg > 0
+    inv_sqrt = torch.where(positive, deg.clamp_min(torch.finfo(deg.dtype).tiny).pow(-0.5),
+                           torch.zeros_like(deg))
+    return inv_sqrt[row] * weight * inv_sqrt[col]
 
 class LatentItemGraph(torch.nn.Module):
     r"""The latent item-item structure of the `"Mining Latent Structures for Multimedia
@@ -66,7 +79,7 @@ class LatentItemGraph(torch.nn.Module):
         edge_index, _ = knn_graph_from_features(z.detach(), self.knn_k)
         zn = F.normalize(z, dim=1)
         sim = (zn[edge_index[0]] * zn[edge_index[1]]).sum(-1)
-        return gcn_norm(edge_index, sim, z.size(0), add_self_loops=False)
+        return edge_index, safe_sym_norm(edge_index, sim, z.size(0))
 
     def forward(self, data: HeteroData, reps: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         r"""The fused graph :math:`\mathbf{S}` ``(edge_index, edge_weight)`` for the

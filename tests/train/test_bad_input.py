@@ -134,3 +134,40 @@ def test_stale_temporary_files_are_removed(tiny_splits, tmp_path):
     stale.write_bytes(b'half a write')
     run('bprmf', tiny_splits, {**FAST, 'epochs': 1}, out_dir=tmp_path)
     assert not stale.exists()
+
+
+def test_lattice_degenerate_graph_inputs():
+    from pyg_mmrec.data import make_synthetic
+    from pyg_mmrec.errors import DataError
+    small = {**FAST, 'epochs': 2, 'ks': [5], 'metric': 'Recall@5'}
+
+    def splits():
+        return make_synthetic(num_users=30, num_items=20, mean_interactions=6,
+                              modalities={'image': (4, 2, 2)})
+    with pytest.raises(ConfigError, match=r"'knn_k' = 19: LATTICE needs fewer neighbours "
+                                          r"than items - 1 \(19"):
+        run('lattice', splits(), {**small, 'knn_k': 19})
+    # many neighbours (negative similarities) and zero rows used to give NaN: now finite
+    assert run('lattice', splits(), {**small, 'knn_k': 18})['valid']['Recall@5'] >= 0
+    data = splits()
+    for view in data:
+        view['item'].x_image[:5] = 0
+    assert run('lattice', data, small)['valid']['Recall@5'] >= 0
+    for view in data:
+        view['item'].x_image[:] = 0
+    with pytest.raises(DataError, match="modality 'image' are all zero"):
+        run('lattice', data, small)
+
+
+def test_safe_sym_norm_matches_gcn_norm_where_degrees_are_positive():
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from pyg_mmrec.nn.latent_item_graph import safe_sym_norm
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+    weight = torch.rand(6, generator=torch.Generator().manual_seed(0)) + 0.1
+    assert torch.equal(safe_sym_norm(edge_index, weight, 4),
+                       gcn_norm(edge_index, weight, 4, add_self_loops=False)[1])
+    weight = torch.tensor([1.0, 1.0, -3.0, -3.0, 0.0, 0.0], requires_grad=True)
+    out = safe_sym_norm(edge_index, weight, 4)
+    out.sum().backward()
+    assert torch.isfinite(out).all() and torch.isfinite(weight.grad).all()

@@ -13,10 +13,26 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
-from pyg_mmrec.errors import DataError
+from pyg_mmrec.errors import ConfigError, DataError
 from pyg_mmrec.graph import ensure_modality_graphs, user_item_adjacency
 from pyg_mmrec.params import Param, declared, validate_call
 from pyg_mmrec.schema import INTERACTS, feature_key, graph_modalities, modalities
+
+
+def check_item_graph_inputs(data: HeteroData, knn_k: int, model: str) -> None:
+    """Refuses what makes a kNN item graph degenerate, with its true cause: ``knn_k`` that
+    leaves no item out (every item a neighbour of every other: negative similarities enter
+    and the degree normalisation breaks down), and a feature matrix with no nonzero entry
+    (every similarity zero, so no item has a neighbour)."""
+    num_items = data['item'].num_nodes
+    if knn_k >= num_items - 1:
+        raise ConfigError(f"config key 'knn_k' = {knn_k}: {model} needs fewer neighbours "
+                          f"than items - 1 ({num_items - 1} on this dataset)")
+    for m in modalities(data):
+        if not bool(data['item'][feature_key(m)].any()):
+            raise DataError(f"{model}: the features of modality {m!r} are all zero, so its "
+                            f"kNN item graph has no edge; drop the modality or fix its "
+                            f"features")
 
 
 class Capability(enum.StrEnum):
@@ -206,6 +222,7 @@ class Recommender(torch.nn.Module):
             sizes['graph_modalities'] = graph_modalities(data)
         model = cls(**sizes, **hparams)
         if cls.frozen_item_graphs:
+            check_item_graph_inputs(data, model.knn_k, cls.__name__)
             ensure_modality_graphs(data, model.knn_k)
         return model
 
