@@ -1,7 +1,10 @@
 """Readers for the dataset formats of the field; each returns :class:`DataSplits`."""
 from __future__ import annotations
 
+import io
+import math
 import re
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -78,6 +81,80 @@ def _is_float(v: str) -> bool:
     return True
 
 
+#: What a malformed .npy / .npz file may raise inside numpy (its header is parsed with
+#: :func:`ast.literal_eval`, its archive with :mod:`zipfile` and :mod:`zlib`).
+_NUMPY_ERRORS = (OSError, ValueError, EOFError, SyntaxError, TypeError, KeyError, IndexError,
+                 MemoryError, OverflowError, RecursionError, zipfile.BadZipFile, zlib.error,
+                 tokenize.TokenError, NotImplementedError)
+
+
+def _check_npy_header(f, size: int) -> None:
+    """Reads the .npy header at ``f``'s position and refuses one that declares more data than
+    the file holds (a header may claim terabytes) or an object array."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    if dtype.hasobject:
+        raise ValueError(f"holds Python objects (dtype {dtype}); expected numbers")
+    need = math.prod(shape) * dtype.itemsize
+    if need > size - f.tell():
+        raise ValueError(f"its header declares shape {shape} of {dtype} ({need} bytes), but "
+                         f"the file holds only {size - f.tell()} bytes of data")
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """Reads a numeric ``.npy`` array without running code or trusting its header.
+
+    Raises:
+        DataError: For a file that is not a ``.npy`` array (an ``.npz`` archive under that
+            name, an empty or truncated file, a header declaring more data than there is).
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, 'rb') as f:
+            if f.read(6) != np.lib.format.MAGIC_PREFIX:
+                f.seek(0)
+                kind = 'a .npz archive' if f.read(2) == b'PK' else 'not a .npy file'
+                raise ValueError(f"{kind} (no .npy header); expected one array saved by "
+                                 f"numpy.save")
+            f.seek(0)
+            _check_npy_header(f, size)
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+    except _NUMPY_ERRORS as e:
+        raise DataError(f"{path}: not a readable numeric .npy array: "
+                        f"{' '.join(str(e).split()) or type(e).__name__}") from e
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Reads every array of a ``.npz`` archive, each header checked as by :func:`read_npy`.
+
+    Raises:
+        DataError: For a file that is not a readable ``.npz`` archive of numeric arrays.
+    """
+    try:
+        size = path.stat().st_size
+        out = {}
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith('.npy'):
+                    raise ValueError(f"member {info.filename!r} is not a .npy array")
+                if info.file_size > max(size, 1) * 1032:  # beyond deflate's best ratio
+                    raise ValueError(f"member {info.filename!r} claims {info.file_size} bytes")
+                with archive.open(info) as f:
+                    _check_npy_header(f, info.file_size)
+                with archive.open(info) as f:
+                    out[info.filename[:-4]] = np.load(io.BytesIO(f.read()), allow_pickle=False)
+        return out
+    except _NUMPY_ERRORS as e:
+        raise DataError(f"{path}: not a readable .npz archive of numeric arrays: "
+                        f"{' '.join(str(e).split()) or type(e).__name__}") from e
+
+
 def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
     r"""Reads a dataset folder in MMRec's format.
 
@@ -102,21 +179,14 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
 
     features = {}
     for path in sorted(root.glob('*_feat.npy')):
-        try:
-            features[path.name[:-len('_feat.npy')]] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise DataError(f"{path}: not a readable numeric .npy array: {e}") from e
+        features[path.name[:-len('_feat.npy')]] = read_npy(path)
     graphs, graph_paths = {}, {}
     for path in sorted(root.glob('*_knn*.npz')):
         modality = path.name.split('_knn')[0]
         if modality in graphs:
             raise DataError(f"{path}: a second graph for modality {modality!r}")
         graph_paths[modality] = path
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                graphs[modality] = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-            raise DataError(f"{path}: not a readable .npz archive: {e}") from e
+        graphs[modality] = read_npz(path)
         for key in ('edge_index', 'edge_weight', 'num_items'):
             if key not in graphs[modality]:
                 raise DataError(f"{path}: missing array {key!r}; expected edge_index, "

@@ -98,6 +98,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         content = yaml.safe_load(path.read_text(encoding='utf-8'))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config file: {e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); expected a YAML "
+                          f"mapping of config keys") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     if content is None:

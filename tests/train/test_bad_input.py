@@ -171,3 +171,18 @@ def test_safe_sym_norm_matches_gcn_norm_where_degrees_are_positive():
     out = safe_sym_norm(edge_index, weight, 4)
     out.sum().backward()
     assert torch.isfinite(out).all() and torch.isfinite(weight.grad).all()
+
+
+def test_deterministic_setting_is_bitwise_and_restores_threads(tiny_splits, tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for name in ('a', 'b'):
+            run('lightgcn', tiny_splits, {**FAST, 'epochs': 2, 'deterministic': True},
+                out_dir=tmp_path / name)
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    a = load_checkpoint(tmp_path / 'a' / 'checkpoint.pt')['last_state']
+    b = load_checkpoint(tmp_path / 'b' / 'checkpoint.pt')['last_state']
+    assert all(torch.equal(a[k], b[k]) for k in a)
