@@ -13,6 +13,7 @@ first.
 """
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -48,8 +49,9 @@ def registered() -> dict[str, type[Recommender]]:
     return MODELS
 
 
-def get_model_class(name: str) -> type[Recommender]:
-    """The model class registered as ``name`` (case-insensitive).
+def get_model_class(name: str, what: str = 'model') -> type[Recommender]:
+    """The model class registered as ``name`` (case-insensitive); ``what`` names the setting
+    in the error (e.g. ``'backbone'``).
 
     Raises:
         ConfigError: If no model is registered under ``name``.
@@ -60,7 +62,10 @@ def get_model_class(name: str) -> type[Recommender]:
     try:
         return MODELS[name.lower()]
     except KeyError:
-        raise ConfigError(f"unknown model {name!r}; available: {sorted(MODELS)}") from None
+        close = difflib.get_close_matches(name.lower(), MODELS, n=1)
+        raise ConfigError(f"unknown {what} {name!r}"
+                          + (f" (did you mean {close[0]!r}?)" if close else '')
+                          + f"; available: {sorted(MODELS)}") from None
 
 
 def name_of(model: Recommender) -> str | None:

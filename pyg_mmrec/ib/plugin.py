@@ -100,7 +100,7 @@ class PlugIn(Recommender):
         Raises:
             ConfigError: If ``name`` is unknown, a plug-in, or lacks a capability needed.
         """
-        backbone = get_model_class(name)
+        backbone = get_model_class(name, 'backbone')
         if issubclass(backbone, PlugIn):
             raise ConfigError(f"{cls.__name__}: backbone {name!r} is itself a plug-in")
         if not cls.supports(backbone):

