@@ -8,7 +8,9 @@
     pyg-mmrec evaluate --checkpoint DIR/checkpoint.pt --data PATH [--split test]
     pyg-mmrec recommend --checkpoint DIR/checkpoint.pt --data PATH --k K
                         [--users 0,5,9 | --split test] [--out FILE.tsv]
-    pyg-mmrec data info PATH
+    pyg-mmrec data info PATH_OR_NAME
+    pyg-mmrec data list
+    pyg-mmrec data download NAME [--force-reload]
     pyg-mmrec models
 
 Every error caused by input is reported in one line on stderr with exit status 2.
@@ -199,6 +201,25 @@ def format_keys(specs: dict[str, Param], indent: str = '  ') -> str:
                      for key, param in specs.items())
 
 
+def _data_list(args: argparse.Namespace) -> None:
+    from pyg_mmrec.datasets import DATASETS, data_home
+
+    print(f"data home: {data_home()} (set PYG_MMREC_HOME to change it)")
+    print(f"{'name':<16} {'class':<15} {'raw size':>10} {'on disk':>10}  state")
+    for name, cls in sorted(DATASETS.items()):
+        st = cls.status()
+        raw = 'unknown' if st['raw_bytes'] is None else f"{st['raw_bytes'] / 2**20:.1f} MiB"
+        print(f"{name:<16} {cls.__name__:<15} {raw:>10} {st['disk_bytes'] / 2**20:>6.1f} MiB"
+              f"  {st['state']}")
+
+
+def _data_download(args: argparse.Namespace) -> None:
+    from pyg_mmrec.datasets import get_dataset_class
+
+    dataset = get_dataset_class(args.name)(force_reload=args.force_reload)
+    print(json.dumps({'root': str(dataset.root), **dataset.splits.summary()}, indent=2))
+
+
 def _models(args: argparse.Namespace) -> None:
     from pyg_mmrec.params import declared, from_default
     from pyg_mmrec.registry import registered
@@ -301,8 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('data', help='dataset tools')
     data_sub = p.add_subparsers(dest='data_command', required=True, parser_class=Parser)
     q = data_sub.add_parser('info', help='users, items, interactions, modalities, graphs')
-    q.add_argument('path')
+    q.add_argument('path', help="a dataset folder, a registered dataset name or 'synthetic'")
     q.set_defaults(func=_data_info)
+    q = data_sub.add_parser('list', help='the registered datasets, their sizes, whether present')
+    q.set_defaults(func=_data_list)
+    q = data_sub.add_parser('download', help='download, verify and process a registered dataset')
+    q.add_argument('name')
+    q.add_argument('--force-reload', action='store_true', help='process the raw files again')
+    q.set_defaults(func=_data_download)
 
     p = sub.add_parser('models', help='list the registered models and every settable key '
                                       'with its default and range')

@@ -262,16 +262,28 @@ def load_dataset(path_or_name: str | Path, **kwargs) -> DataSplits:
     """Loads a dataset by name or path.
 
     ``'synthetic'`` is the embedded default dataset (:func:`~pyg_mmrec.data.make_synthetic`,
-    keyword arguments passed on); a folder with ``ml-100k.inter`` is read as MovieLens-100K;
-    any other folder is read in MMRec's format.
+    keyword arguments passed on). An existing folder is read as before: MovieLens-100K if it
+    holds ``ml-100k.inter``, else MMRec's format (a folder takes precedence over a dataset
+    name). Any other string is a registered dataset name (:data:`pyg_mmrec.datasets.DATASETS`,
+    e.g. ``'tiktok'``, ``'ml-100k'``, ``'amazon-baby'``): its class is loaded from the data
+    home (:func:`pyg_mmrec.datasets.data_home`), downloading on first use, with keyword
+    arguments passed to the class (e.g. ``force_reload=True``).
+
+    Raises:
+        DataError: If ``path_or_name`` is neither a folder nor a registered name.
     """
     from pyg_mmrec.data.synthetic import make_synthetic
+    from pyg_mmrec.datasets import DATASETS
 
     if str(path_or_name) == 'synthetic':
         return make_synthetic(**kwargs)
     path = Path(path_or_name)
-    if not path.exists():
-        raise DataError(f"{path}: no such dataset folder (and not the name 'synthetic')")
-    if (path / 'ml-100k.inter').is_file():
-        return load_movielens100k(path, **kwargs)
-    return load_mmrec(path, **kwargs)
+    if path.exists():
+        if (path / 'ml-100k.inter').is_file():
+            return load_movielens100k(path, **kwargs)
+        return load_mmrec(path, **kwargs)
+    cls = DATASETS.get(str(path_or_name).lower())
+    if cls is None:
+        raise DataError(f"{path}: no such dataset folder, and not a registered dataset name "
+                        f"(registered: {sorted(DATASETS)}, or 'synthetic')")
+    return cls(**kwargs).splits
