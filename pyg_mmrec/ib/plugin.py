@@ -181,6 +181,9 @@ class PlugIn(Recommender):
     def on_epoch_start(self, epoch: int) -> None:
         self.backbone.on_epoch_start(epoch)
 
+    def on_step_end(self) -> None:
+        self.backbone.on_step_end()
+
     def stages(self) -> list[Stage]:
         return self.backbone.stages()
 

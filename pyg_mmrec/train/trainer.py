@@ -136,6 +136,10 @@ class Trainer:
     the same batch with the updated model and takes a step of its own Adam optimiser over its
     parameters only (gradients are taken with respect to those parameters alone, so no other
     parameter moves); the epoch's mean of that loss is logged under the stage's name.
+    After all of a batch's steps, the trainer calls the model's
+    :meth:`~pyg_mmrec.nn.models.Recommender.on_step_end` (under :func:`torch.no_grad`), where a
+    model updates what it keeps outside the optimiser (e.g. BUIR's momentum target); before
+    each epoch, its :meth:`~pyg_mmrec.nn.models.Recommender.on_epoch_start`.
 
     With an ``out_dir``, every validation writes ``checkpoint.pt`` (atomically: best and last
     states, optimizers, history) and appends a line to ``log.jsonl``; :meth:`fit` with
@@ -220,6 +224,8 @@ class Trainer:
                                        for i, p in enumerate(stage.parameters)))
                 optimizer.step()
                 losses[stage.name] = loss.detach()
+            with torch.no_grad():
+                self.model.on_step_end()
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + value.item()
         return {key: value / len(self.loader) for key, value in totals.items()}

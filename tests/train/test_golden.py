@@ -21,8 +21,8 @@ EPOCHS = 3
 TRAIN = {'epochs': EPOCHS, 'patience': EPOCHS, 'batch_size': 512, 'progress': False,
          'seed': 11}
 
-BACKBONES = ('bm3', 'bprmf', 'freedom', 'grcn', 'lattice', 'layergcn', 'lightgcn', 'mmgcn',
-             'selfcf', 'vbpr', 'vlattice', 'vlightgcn')
+BACKBONES = ('bm3', 'bprmf', 'buir', 'dualgnn', 'freedom', 'grcn', 'lattice', 'layergcn',
+             'lightgcn', 'mmgcn', 'selfcf', 'sgl', 'vbpr', 'vlattice', 'vlightgcn')
 CONFIGS: dict[str, tuple[str, dict]] = {
     **{name: (name, {}) for name in BACKBONES},
     **{f'ibmrec-{b}': ('ibmrec', {'backbone': b}) for b in ('vbpr', 'vlightgcn', 'lattice',

@@ -4,6 +4,8 @@ import pkgutil
 
 from pyg_mmrec.nn.models.bm3 import BM3, BM3Encoded
 from pyg_mmrec.nn.models.bpr_mf import BPRMF
+from pyg_mmrec.nn.models.buir import BUIR, BUIREncoded
+from pyg_mmrec.nn.models.dualgnn import DualGNN
 from pyg_mmrec.nn.models.freedom import FREEDOM
 from pyg_mmrec.nn.models.grcn import GRCN
 from pyg_mmrec.nn.models.lattice import LATTICE
@@ -13,6 +15,7 @@ from pyg_mmrec.nn.models.mmgcn import MMGCN
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender, Stage
 from pyg_mmrec.nn.models.selfcf import SelfCF
+from pyg_mmrec.nn.models.sgl import SGL, SGLEncoded
 from pyg_mmrec.nn.models.vbpr import VBPR
 from pyg_mmrec.nn.models.vlattice import VLATTICE
 from pyg_mmrec.nn.models.vlightgcn import VLightGCN
@@ -21,7 +24,10 @@ __all__ = [
     'BM3',
     'BM3Encoded',
     'BPRMF',
+    'BUIR',
+    'BUIREncoded',
     'Capability',
+    'DualGNN',
     'Encoded',
     'FREEDOM',
     'GRCN',
@@ -32,6 +38,8 @@ __all__ = [
     'ModalityPreferenceRecommender',
     'Recommender',
     'SelfCF',
+    'SGL',
+    'SGLEncoded',
     'Stage',
     'VBPR',
     'VLATTICE',

@@ -251,6 +251,12 @@ class Recommender(torch.nn.Module):
         """Called by the trainer before each training epoch (models that rebuild a structure
         once per epoch override it)."""
 
+    def on_step_end(self) -> None:
+        """Called by the trainer after each optimisation step (the step on :meth:`loss` and
+        those of its :meth:`stages`), outside autograd: models that update a state without
+        gradients once per step override it (e.g. :class:`~pyg_mmrec.nn.models.BUIR`'s
+        momentum target)."""
+
     def stages(self) -> list[Stage]:
         """Further optimisation steps the trainer takes after each step on :meth:`loss`
         (see :class:`Stage`); none by default."""

@@ -63,14 +63,19 @@ class SelfCF(LightGCN):
         super().__init__(num_users, num_items, embedding_dim, num_layers, reg_weight)
         self.dropout = dropout
         self.bootstrap = Bootstrap(embedding_dim, dropout)
-        self.reset_parameters()
+        SelfCF.reset_parameters(self)
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
         self.bootstrap.reset_parameters()
 
     def encode(self, data: HeteroData) -> Encoded:
-        out = super().encode(data)
+        return self.with_predictions(super().encode(data))
+
+    def with_predictions(self, out: Encoded) -> Encoded:
+        r"""``out`` with the representations :math:`[\tilde{\mathbf{z}}_u \,\|\,
+        \mathbf{z}_u]` and :math:`[\mathbf{z}_i \,\|\, \tilde{\mathbf{z}}_i]` in place of
+        the online :math:`\mathbf{z}_u, \mathbf{z}_i` it holds."""
         user = torch.cat([self.bootstrap(out.user), out.user], dim=1)
         item = torch.cat([out.item, self.bootstrap(out.item)], dim=1)
         return dataclasses.replace(out, user=user, item=item)
