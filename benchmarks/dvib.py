@@ -31,10 +31,11 @@ continue from their checkpoints, so the benchmark can be interrupted and resumed
 variants (``--variants``) added later. ``--dvib-set`` configures the DVIB runs only (e.g.
 ``relative=true``); those runs, the report and the figure then carry the settings in their
 names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
-``--out``, the figure ``docs/_static/dvib_recall.png`` (``dvib_<dataset>...`` for datasets other
-than tiktok, e.g. ``dvib_ml-100k-text.md``). ``--report-only`` rebuilds the Markdown of
-``--data`` (and ``--dvib-set``) from its JSON, and the figure where the runs' logs are still
-there. (``dvib_ml-100k.md`` is the report of the ml-100k-text data under its earlier name,
+``--out``, the figures ``docs/_static/dvib_recall.png`` (results and robustness) and
+``dvib_curves.png`` (validation curves) (``dvib_<dataset>...`` for datasets other than tiktok,
+e.g. ``dvib_ml-100k-text.md``). ``--report-only`` rebuilds the Markdown of ``--data`` (and
+``--dvib-set``) and the results figure from its JSON, and the curves where the runs' logs are
+still there. (``dvib_ml-100k.md`` is the report of the ml-100k-text data under its earlier name,
 ``--data ml-100k --report-only``; it was loaded without the text graph, which neither MMGCN nor
 BM3 reads.)
 
@@ -171,63 +172,101 @@ def format_report(report: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(report: dict, path: Path, out: Path) -> None:
-    """The figure of the report; the validation curves are read from the runs' logs in
-    ``out``."""
+#: How the figures name the robustness conditions.
+CONDITION_NAMES = {'noise0.01': 'noise χ=0.01', 'noise0.05': 'noise χ=0.05',
+                   'vr': 'visual redundancy', 'tr': 'textual redundancy'}
+
+
+def plot(report: dict, path: Path) -> None:
+    """The report's figure, from its JSON alone: test Recall@20 per backbone and variant, and
+    (where the report has robustness runs) the decrease of Recall@5 per condition."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     robust = report['robustness']
-    fig, axes = plt.subplots(1, 3 if robust else 2, figsize=(15 if robust else 10, 3.8))
+    fig, axes = plt.subplots(1, 2 if robust else 1, figsize=(11 if robust else 5.5, 3.8),
+                             squeeze=False)
+    axes = axes[0]
     backbones = list(dict.fromkeys(r['backbone'] for r in report['main']))
-    width = 0.8 / len(VARIANTS)
-    for i, variant in enumerate(VARIANTS):
+    variants = [v for v in VARIANTS if any(r['variant'] == v for r in report['main'])]
+    width = 0.8 / len(variants)
+    for i, variant in enumerate(variants):
         rows = [next((r for r in report['main']
                       if r['backbone'] == b and r['variant'] == variant), None)
                 for b in backbones]
         values = [[r['test']['Recall@20'] for r in row['records']] if row else [0.0]
                   for row in rows]
         axes[0].bar([x + i * width for x in range(len(backbones))],
-                    [statistics.mean(v) for v in values], width, label=variant, color=f'C{i}',
+                    [statistics.mean(v) for v in values], width, label=variant,
+                    color=f'C{list(VARIANTS).index(variant)}',
                     yerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
                     capsize=2)
-    axes[0].set_xticks([x + width for x in range(len(backbones))], backbones)
+    axes[0].set_xticks([x + width * (len(variants) - 1) / 2 for x in range(len(backbones))],
+                       backbones)
     axes[0].tick_params(axis='x', labelrotation=30)
     axes[0].set_ylabel('test Recall@20 (mean ± std over seeds)')
-    axes[0].set_title(report['data'])
+    axes[0].set_title(f"{report['data']}: test Recall@20")
     axes[0].legend(fontsize=8)
 
     if robust:
-        labels, decreases, colors = [], [], []
-        for row in robust:
-            clean = next(r for r in report['main'] if r['backbone'] == row['backbone']
-                         and r['variant'] == row['variant'])
-            before = means(clean['records'], 'Recall@5')
-            labels.append(f"{row['backbone']} {row['variant']} {row['condition']}")
-            decreases.append(100 * (before - means(row['records'], 'Recall@5')) / before
-                             if before else 0.0)
-            colors.append(f"C{list(VARIANTS).index(row['variant'])}")
-        axes[1].barh(labels, decreases, color=colors)
+        # One group of bars per backbone and condition, one bar per variant.
+        groups = list(dict.fromkeys((r['backbone'], r['condition']) for r in robust))
+        shown = [v for v in VARIANTS if any(r['variant'] == v for r in robust)]
+        height = 0.8 / len(shown)
+        for i, variant in enumerate(shown):
+            ys, decreases = [], []
+            for g, (backbone, condition) in enumerate(groups):
+                row = next((r for r in robust if (r['backbone'], r['condition'], r['variant'])
+                            == (backbone, condition, variant)), None)
+                if row is None:
+                    continue
+                clean = next(r for r in report['main']
+                             if r['backbone'] == backbone and r['variant'] == variant)
+                before = means(clean['records'], 'Recall@5')
+                ys.append(g + i * height)
+                decreases.append(100 * (before - means(row['records'], 'Recall@5')) / before
+                                 if before else 0.0)
+            axes[1].barh(ys, decreases, height, label=variant,
+                         color=f'C{list(VARIANTS).index(variant)}')
+        axes[1].set_yticks([g + height * (len(shown) - 1) / 2 for g in range(len(groups))],
+                           [f'{b}, {CONDITION_NAMES.get(c, c)}' for b, c in groups])
         axes[1].invert_yaxis()
-        axes[1].tick_params(axis='y', labelsize=7)
-        axes[1].set_xlabel('decrease of test Recall@5 on perturbed data (%)')
+        axes[1].axvline(0, color='black', lw=0.8)
+        axes[1].tick_params(axis='y', labelsize=8)
+        axes[1].set_xlabel('decrease of test Recall@5 on perturbed data (%; < 0: it rose)')
+        axes[1].set_title('robustness')
+        axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
 
-    # Validation curves of the robustness backbones, or of every backbone without them.
-    curves = [b for b in backbones if b in {r['backbone'] for r in robust}] or backbones
+
+def plot_curves(report: dict, path: Path, out: Path) -> None:
+    """Validation Recall@20 per epoch (first seed), read from the runs' logs in ``out``: of
+    the robustness backbones, or of every backbone without them."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    backbones = list(dict.fromkeys(r['backbone'] for r in report['main']))
+    curves = ([b for b in backbones if b in {r['backbone'] for r in report['robustness']}]
+              or backbones)
     for row in report['main']:
         if row['backbone'] not in curves:
             continue
         lines = (out / row['records'][0]['log']).read_text().splitlines()
         log = [json.loads(line) for line in lines]
-        axes[-1].plot([e['epoch'] for e in log if 'valid' in e],
-                      [e['valid']['Recall@20'] for e in log if 'valid' in e], lw=1,
-                      ls=['-', '--', ':', '-.'][curves.index(row['backbone']) % 4],
-                      color=f"C{list(VARIANTS).index(row['variant'])}",
-                      label=f"{row['backbone']} {row['variant']}")
-    axes[-1].set_xlabel('epoch')
-    axes[-1].set_ylabel('validation Recall@20 (first seed)')
-    axes[-1].legend(fontsize=7)
+        ax.plot([e['epoch'] for e in log if 'valid' in e],
+                [e['valid']['Recall@20'] for e in log if 'valid' in e], lw=1,
+                ls=['-', '--', ':', '-.'][curves.index(row['backbone']) % 4],
+                color=f"C{list(VARIANTS).index(row['variant'])}",
+                label=f"{row['backbone']} {row['variant']}")
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('validation Recall@20 (first seed)')
+    ax.set_title(f"{report['data']}: validation curves")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -337,9 +376,11 @@ def main() -> None:
         report = run_all(args, dvib, tag)
     table = format_report(report)
     write_report(args.out, stem, report, table)
-    figure = (ROOT / 'docs' / '_static' if args.out == RESULTS else args.out) / f'{stem}_recall.png'
+    figures = ROOT / 'docs' / '_static' if args.out == RESULTS else args.out
+    plot(report, figures / f'{stem}_recall.png')
     if all((args.out / row['records'][0]['log']).is_file() for row in report['main']):
-        plot(report, figure, args.out)  # else the logs are gone: the figure stays as it is
+        # Else the logs are gone (they stay on the machine that ran them): kept as it is.
+        plot_curves(report, figures / f'{stem}_curves.png', args.out)
     print(table)
 
 

@@ -172,8 +172,7 @@ def plot(results: list[dict], path: Path) -> None:
                 xerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
                 color=['C1' if n == 'MSI' else 'C0' for n in names], capsize=3)
         ax.invert_yaxis()
-        lo = min(min(v) for v in values)
-        ax.set_xlim(lo * 0.9, None)
+        ax.set_xlim(0, None)
         ax.set_title(r['data'])
         ax.set_xlabel('test Recall@20 (mean ± std)')
     fig.tight_layout()

@@ -3,11 +3,13 @@
 Each table sits in ``README.md`` between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``
 and is rebuilt from the reports (never typed by hand): columns taken from a report's Markdown
 table, or a summary of its JSON. ``--check`` rewrites nothing and exits with status 1 if the
-README is stale (the test suite runs it).
+README is stale (the test suite runs it). The ``summary`` table (each IB method against its
+bare backbone on tiktok) also leads the docs' Benchmarks page, which includes it from the
+README, with its figure ``docs/_static/summary_gains.png`` drawn here.
 
 Usage::
 
-    python benchmarks/readme_tables.py            # rewrite the tables in README.md
+    python benchmarks/readme_tables.py            # rewrite the tables and the summary figure
     python benchmarks/readme_tables.py --check    # fail if README.md is stale
 """
 from __future__ import annotations
@@ -76,7 +78,77 @@ def dvib_table() -> list[str]:
                for b, c in cells.items()])
 
 
+#: IBMRec's backbones in its paper's order.
+IBMREC_ORDER = ('vbpr', 'vlightgcn', 'lattice', 'vlattice')
+
+
+def tiktok_comparisons() -> list[tuple[str, str, list[float], list[float]]]:
+    """Each IB method against its bare backbone on tiktok, as (method, backbone, bare test
+    Recall@20 per seed, the method's per seed), in the order of the reports."""
+    rows = []
+    ibmrec = json.loads((RESULTS / 'ibmrec.json').read_text(encoding='utf-8'))['runs']
+    real = [r for r in ibmrec if r['part'] == 'real' and r['dataset'] == 'tiktok']
+    backbones = {r['config']['backbone'] for r in real if r['variant'].startswith('ibmrec-')}
+    for backbone in sorted(backbones, key=IBMREC_ORDER.index):
+        rows.append(('IBMRec', backbone,
+                     recall([r for r in real if r['variant'] == backbone]),
+                     recall([r for r in real if r['variant'] == f'ibmrec-{backbone}'])))
+    dvib = json.loads((RESULTS / 'dvib.json').read_text(encoding='utf-8'))['main']
+    for variant in ('DVIB_c', 'DVIB_a'):
+        for row in dvib:
+            if row['variant'] == variant:
+                bare = next(r for r in dvib
+                            if r['backbone'] == row['backbone'] and r['variant'] == 'bare')
+                rows.append((variant, row['backbone'], recall(bare['records']),
+                             recall(row['records'])))
+    msi = json.loads((RESULTS / 'msi.json').read_text(encoding='utf-8'))['datasets']
+    runs = next(r['runs'] for r in msi if r['data'] == 'tiktok')
+    rows.append(('MSI', 'bm3', recall(runs['w/o S & I (= BM3)']), recall(runs['MSI'])))
+    return rows
+
+
+def summary_table() -> list[str]:
+    """Each IB method against its bare backbone on tiktok (test Recall@20, 3 seeds)."""
+    lines = ['| method | backbone | bare | with the method | gain | seeds improved |',
+             '|---|---|---|---|---|---|']
+    for method, backbone, bare, ib in tiktok_comparisons():
+        gain = statistics.mean(ib) / statistics.mean(bare) - 1
+        # The reports list runs in seed order, and a method's run i has its bare run i's seed.
+        improved = sum(b < i for b, i in zip(bare, ib, strict=True))
+        lines.append(f'| {method} | {backbone} | {mean_std(bare)} | {mean_std(ib)} '
+                     f'| {gain:+.1%} | {improved} of {len(ib)} |')
+    return lines
+
+
+def draw_summary(path: Path) -> None:
+    """The summary table as a figure: each method's relative change of mean test Recall@20
+    over its bare backbone, with the seeds' spread."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    rows = tiktok_comparisons()
+    methods = list(dict.fromkeys(method for method, *_ in rows))
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.2))
+    for y, (method, backbone, bare, ib) in enumerate(rows):
+        base = statistics.mean(bare)
+        change = [100 * (v / base - 1) for v in ib]
+        ax.barh(y, statistics.mean(change), color=f'C{methods.index(method)}',
+                xerr=statistics.stdev(change) if len(change) > 1 else 0.0, capsize=2,
+                label=method if (method, backbone) == next(
+                    (m, b) for m, b, *_ in rows if m == method) else None)
+    ax.set_yticks(range(len(rows)), [f'{m} on {b}' for m, b, *_ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color='black', lw=0.8)
+    ax.set_xlabel('change of test Recall@20 over the bare backbone (%, mean ± std of seeds)')
+    ax.set_title('tiktok: the IB methods against their bare backbones')
+    ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 TABLES = {
+    'summary': summary_table,
     'foundation': lambda: report_table('foundation', None, [
         'dataset', 'model', 'Recall@20', 'NDCG@20', 's/epoch', 's/val pass']),
     'msi': msi_table,
@@ -114,6 +186,7 @@ def main() -> None:
             sys.exit('README.md is stale: run python benchmarks/readme_tables.py')
         return
     atomic_write(README, lambda f: f.write(fresh.encode('utf-8')))
+    draw_summary(ROOT / 'docs' / '_static' / 'summary_gains.png')
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ Build with warnings as errors (from the repository root)::
 
     sphinx-build -W --keep-going -b html docs docs/_build/html
 """
+import re
 import sys
 from pathlib import Path
 
@@ -124,3 +125,9 @@ REPORTS = ('foundation', 'knn_graph', 'backbones', 'bm3_reference', 'drowned_con
            'dvib', 'dvib_ml-100k', 'dvib_cost', 'hidden_scale', 'msi')
 for _name in REPORTS:
     _write_if_changed(DOCS / '_generated' / f'{_name}.rst', _benchmark_fragment(_name))
+
+# The Benchmarks page leads with the README's summary table (generated from the reports and
+# checked by the test suite), so both show the same numbers.
+_summary = re.search(r'<!-- results:summary -->\n(.*?)<!-- /results:summary -->',
+                     (ROOT / 'README.md').read_text(encoding='utf-8'), re.DOTALL)
+_write_if_changed(DOCS / '_generated' / 'summary.rst', _markdown_to_rst(_summary.group(1)))
