@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,6 +191,54 @@ def test_interrupt_is_one_line_naming_the_checkpoint(mmrec_folder, tmp_path, cap
     assert main(_train_argv(mmrec_folder, tmp_path / 'run')) == 130
     err = capsys.readouterr().err.strip()
     assert err.count('\n') == 0 and 'resume with the same command and --resume' in err
+
+
+@pytest.mark.skipif(not hasattr(__import__('os'), 'fork'), reason='needs a POSIX terminal')
+def test_ctrl_c_at_a_real_terminal(tmp_path):
+    """Ctrl-C typed at a terminal (SIGINT to the whole foreground process, wherever it is):
+    one line, status 130, and the checkpoint it names loads."""
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    out = tmp_path / 'run'
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, as a user would start it
+        os.environ.update(OMP_NUM_THREADS='1', PYTHONPATH=str(Path(__file__).parents[1]))
+        os.execv(sys.executable, [sys.executable, '-m', 'pyg_mmrec.cli', 'train', '--model',
+                                  'lightgcn', '--data', 'synthetic', '--out', str(out),
+                                  '--set', 'epochs=100000', 'patience=100000'])
+    printed, deadline = b'', time.monotonic() + 120
+
+    def read(until):
+        nonlocal printed
+        while time.monotonic() < until:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child closed the terminal
+                    return
+                if not chunk:
+                    return
+                printed += chunk
+            if until is deadline and (out / 'checkpoint.pt').is_file():
+                return
+
+    read(deadline)  # until the first checkpoint is written
+    assert (out / 'checkpoint.pt').is_file(), printed.decode(errors='replace')[-2000:]
+    os.write(fd, b'\x03')  # Ctrl-C, typed
+    read(time.monotonic() + 60)
+    _, status = os.waitpid(pid, 0)
+    text = printed.decode(errors='replace')
+    assert os.waitstatus_to_exitcode(status) == 130, text[-2000:]
+    assert 'Traceback' not in text and 'KeyboardInterrupt' not in text
+    last = [line for line in text.replace('\r', '\n').splitlines() if line.strip()][-1]
+    assert last.startswith('pyg-mmrec: interrupted;') and '--resume' in last
+    assert str(out / 'checkpoint.pt') in last
+    from pyg_mmrec.train.checkpoint import load_checkpoint
+    assert load_checkpoint(out / 'checkpoint.pt')['model'] == 'lightgcn'  # verified, whole
 
 
 def test_recommend_returns_fewer_than_k_and_says_so(mmrec_folder, tmp_path, capsys):
