@@ -13,6 +13,7 @@ texts are encoded, :class:`~pyg_mmrec.transforms.TextRedundancy`).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyg_mmrec.data.readers import load_dataset, load_movielens100k
@@ -76,7 +77,8 @@ def conditions(splits: DataSplits, chis: tuple[float, ...] = (0.01, 0.05)) -> li
 
 
 def load_recipe(name: str, condition: str = 'clean', root: str | Path | None = None,
-                text_cache: str | Path | None = None) -> DataSplits:
+                text_cache: str | Path | None = None,
+                keep_modalities: Sequence[str] | None = None) -> DataSplits:
     """The dataset of recipe ``name`` under ``condition`` (see the module's description).
 
     Args:
@@ -85,6 +87,8 @@ def load_recipe(name: str, condition: str = 'clean', root: str | Path | None = N
         root (str or Path, optional): The data root (see :func:`data_root`).
         text_cache (str or Path, optional): Where :class:`~pyg_mmrec.transforms.EncodeText`
             caches encodings (:obj:`None`: no cache).
+        keep_modalities (list of str, optional): Keep only these modalities, applied last
+            (:class:`~pyg_mmrec.transforms.SelectModalities`); :obj:`None` keeps all.
 
     Raises:
         ConfigError: If ``condition`` is unknown, or ``'tr'`` is asked of data without texts.
@@ -97,6 +101,7 @@ def load_recipe(name: str, condition: str = 'clean', root: str | Path | None = N
         FeatureNoise,
         FeatureRedundancy,
         ModalityKNNGraph,
+        SelectModalities,
         TextRedundancy,
     )
 
@@ -120,4 +125,6 @@ def load_recipe(name: str, condition: str = 'clean', root: str | Path | None = N
             modalities='image' if 'image' in modalities(splits.train) else None, seed=0))
     if name == 'ml-100k-text':
         steps.append(ModalityKNNGraph(k=10))
+    if keep_modalities is not None:
+        steps.append(SelectModalities(keep_modalities))
     return DataSplits(*map(Compose(steps), splits)) if steps else splits

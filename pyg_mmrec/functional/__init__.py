@@ -1,7 +1,12 @@
 """Losses as pure functions of tensors (``import pyg_mmrec.functional as MF``)."""
 from pyg_mmrec.functional.dependence import cka, hsic, info_nce
-from pyg_mmrec.functional.divergences import average_kl, dvib_regularizer, js_divergence
+from pyg_mmrec.functional.divergences import (
+    average_kl,
+    dvib_regularizer,
+    js_divergence,
+    softmax_kl,
+)
 from pyg_mmrec.functional.losses import bpr_loss, cosine_loss, l2_reg, norm_reg
 
-__all__ = ['bpr_loss', 'l2_reg', 'average_kl', 'js_divergence', 'dvib_regularizer',
+__all__ = ['bpr_loss', 'l2_reg', 'average_kl', 'js_divergence', 'softmax_kl', 'dvib_regularizer',
            'info_nce', 'hsic', 'cka', 'cosine_loss', 'norm_reg']

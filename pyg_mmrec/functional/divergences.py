@@ -66,6 +66,27 @@ def js_divergence(x: Tensor, y: Tensor) -> Tensor:
     return (0.5 * (kl_pm + kl_qm)).mean()
 
 
+def softmax_kl(x: Tensor, y: Tensor) -> Tensor:
+    r"""The Kullback-Leibler divergence from the row-wise softmax distribution of ``x`` to
+    that of ``y``, averaged over the rows:
+
+    .. math::
+        \mathrm{KL}(\mathbf{X} \,\|\, \mathbf{Y}) = \frac{1}{N} \sum_{n=1}^{N}
+        \sum_c p_{nc} \log \frac{p_{nc}}{q_{nc}}, \qquad
+        \mathbf{p}_n = \mathrm{softmax}(\mathbf{x}_n), \;
+        \mathbf{q}_n = \mathrm{softmax}(\mathbf{y}_n),
+
+    in nats: the asymmetric alternative to :func:`js_divergence` (DVIB's Table 6 compares
+    both directions with it). Computed in log space.
+
+    Args:
+        x (Tensor): Logits ``[N, C]``; the softmax runs over the last dimension.
+        y (Tensor): Logits of the same shape.
+    """
+    log_p, log_q = x.log_softmax(dim=-1), y.log_softmax(dim=-1)
+    return (log_p.exp() * (log_p - log_q)).sum(dim=-1).mean()
+
+
 def dvib_regularizer(h: Tensor, phi: Tensor, a: float = 0.5, alpha_0: float = 1.0,
                      beta_0: float = 1.0) -> Tensor:
     r"""The regulariser of adaptive-noise DVIB (Eq. 13 of the `"DVIB: Towards Robust

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +16,9 @@ from pyg_mmrec.params import Choice, Positive, Weight
 from pyg_mmrec.registry import register
 
 VARIANTS = ('adaptive', 'constant')
+#: The self-distillation divergences (the paper's Table 6) and perturbations (Table 7).
+DIVERGENCES = ('js', 'kl', 'reverse_kl')
+NOISES = ('gaussian', 'uniform', 'dropout')
 
 
 def hidden_tensors(backbone: Recommender, data: HeteroData) -> tuple[Encoded, list[Tensor]]:
@@ -140,6 +144,19 @@ class DVIB(PlugIn):
     * The size :math:`d` of :math:`\mathbf{H}` is read from the data by :meth:`from_data` (one
       forward pass of the backbone, see :func:`probe_hidden_dims`), so checkpoints rebuild the same
       :class:`NoiseScale` modules.
+    * The alternatives of the paper's ablations, which it names without defining them:
+      ``divergence='kl'`` distils with :math:`\mathrm{KL}(\mathbf{Z} \,\|\,
+      \mathbf{Z}_\delta)` and ``'reverse_kl'`` with :math:`\mathrm{KL}(\mathbf{Z}_\delta
+      \,\|\, \mathbf{Z})` (:func:`~pyg_mmrec.functional.softmax_kl`, Table 6);
+      ``noise='uniform'`` draws :math:`\boldsymbol{\epsilon}` from
+      :math:`U(-\sqrt{3}, \sqrt{3})`, which has the Gaussian's mean and variance but no
+      concentration around zero, so :math:`\sigma` and :math:`\phi` stay standard deviations;
+      ``noise='dropout'`` zeroes each entry of :math:`\mathbf{H}` with probability :math:`p`
+      and rescales the rest by :math:`1/(1-p)`, i.e. :math:`\delta\mathbf{H} = \mathbf{H}
+      \odot (\mathbf{m}/(1-p) - 1)`, with :math:`p = \sigma` (DVIB\ :sub:`c`) or the row's
+      :math:`\phi` (DVIB\ :sub:`a`) (Table 7). ``clean_loss=False`` drops
+      :math:`\mathcal{L}_0(\mathbf{Z})` and ``gamma_0=0`` drops
+      :math:`\mathcal{L}_0(\mathbf{Z}_\delta)` (Fig. 4).
 
     Defaults follow the paper's appendix B: :math:`\gamma_0 = 1`, :math:`\gamma_r = 10^{-3}`,
     :math:`a = 0.5`; :math:`\gamma_d` is searched in :math:`\{0.5, 0.1, 0.01\}` and
@@ -170,7 +187,15 @@ class DVIB(PlugIn):
             feature backbones perturb features of order 1, where the two readings agree in
             scale; on hidden layers of ID embeddings (LayerGCN, SelfCF; entries of order
             0.01-0.1) an absolute :math:`\phi` near its prior :math:`a` drowns
-            :math:`\mathbf{H}` in noise. (default: :obj:`False`)
+            :math:`\mathbf{H}` in noise. Additive noise only. (default: :obj:`False`)
+        divergence (str): The self-distillation divergence: ``'js'`` (the paper's),
+            ``'kl'`` (:math:`\mathrm{KL}(\mathbf{Z} \,\|\, \mathbf{Z}_\delta)`) or
+            ``'reverse_kl'``. (default: :obj:`'js'`)
+        noise (str): The perturbation: ``'gaussian'`` (the paper's), ``'uniform'`` or
+            ``'dropout'``. (default: :obj:`'gaussian'`)
+        clean_loss (bool): Keep the original path's loss :math:`\mathcal{L}_0(\mathbf{Z})`
+            (its training terms still appear in the losses for the log).
+            (default: :obj:`True`)
         hidden_dims (iterable of int, optional): Sizes of the rows the backbone passes through
             its hook; needed by DVIB\ :sub:`a`, filled in by :meth:`from_data`.
     """
@@ -180,7 +205,9 @@ class DVIB(PlugIn):
                  gamma_0: Weight = 1.0,
                  gamma_d: Weight = 0.1, gamma_r: Weight = 1e-3, sigma: Weight = 1e-3,
                  a: Positive = 0.5, alpha_0: Weight = 1.0, beta_0: Weight = 1.0,
-                 relative: bool = False, *, hidden_dims: Iterable[int] | None = None):
+                 relative: bool = False, divergence: Choice(*DIVERGENCES) = 'js',
+                 noise: Choice(*NOISES) = 'gaussian', clean_loss: bool = True, *,
+                 hidden_dims: Iterable[int] | None = None):
         super().__init__(backbone)
         self.variant = variant
         self.gamma_0 = gamma_0
@@ -191,6 +218,15 @@ class DVIB(PlugIn):
         self.alpha_0 = alpha_0
         self.beta_0 = beta_0
         self.relative = relative
+        self.divergence = divergence
+        self.noise = noise
+        self.clean_loss = clean_loss
+        if noise == 'dropout' and relative:
+            raise ConfigError("DVIB: relative=true scales additive noise; noise='dropout' is "
+                              "relative to each entry already")
+        if noise == 'dropout' and variant == 'constant' and sigma >= 1:
+            raise ConfigError(f"DVIB: with noise='dropout', sigma is the probability of "
+                              f"dropping an entry and must be below 1, got {sigma}")
         if variant == 'adaptive' and not hidden_dims:
             raise ConfigError("DVIB_a needs the size of the backbone's hidden layer: build it "
                               "with DVIB.from_data(data, ...) or pass hidden_dims")
@@ -214,12 +250,9 @@ class DVIB(PlugIn):
         """The perturbation H -> H + delta H; records each clean H with its scales (or None)
         in ``seen``, for the regulariser."""
         def perturb(h: Tensor) -> Tensor:
-            noise = torch.randn_like(h)
-            if self.relative:
-                noise = noise * h.detach().pow(2).mean(-1, keepdim=True).sqrt()
             if self.variant == 'constant':
                 seen.append((h, None))
-                return h + self.sigma * noise
+                return h + self._delta(h, self.sigma)
             key = str(h.size(-1))
             if key not in self.noise_scale:
                 raise ConfigError(f"DVIB: the backbone's hidden layer has rows of size "
@@ -228,8 +261,22 @@ class DVIB(PlugIn):
                                   f"this dataset")
             phi = self.noise_scale[key](h)
             seen.append((h, phi))
-            return h + phi * noise
+            return h + self._delta(h, phi)
         return perturb
+
+    def _delta(self, h: Tensor, scale: float | Tensor) -> Tensor:
+        """The perturbation :math:`\\delta\\mathbf{H}` of ``h`` at ``scale`` (:math:`\\sigma`, or
+        the rows' :math:`\\phi`): a standard deviation, or a dropout probability."""
+        if self.noise == 'dropout':
+            keep = torch.rand_like(h) >= scale
+            return h * (keep / (1 - scale) - 1)
+        if self.noise == 'uniform':
+            noise = (torch.rand_like(h) * 2 - 1) * math.sqrt(3)
+        else:
+            noise = torch.randn_like(h)
+        if self.relative:
+            noise = noise * h.detach().pow(2).mean(-1, keepdim=True).sqrt()
+        return scale * noise
 
     def loss(self, data: HeteroData, user: Tensor, pos: Tensor, neg: Tensor
              ) -> dict[str, Tensor]:
@@ -250,21 +297,25 @@ class DVIB(PlugIn):
         reg = sum((self.gamma_r * MF.dvib_regularizer(h, phi, self.a, self.alpha_0,
                                                       self.beta_0)
                    for h, phi in seen if phi is not None), clean.user.new_zeros(()))
-        return {**losses, 'loss': losses['loss'] + noisy_loss + distill + reg,
+        clean_loss = losses['loss'] if self.clean_loss else 0.0
+        return {**losses, 'loss': clean_loss + noisy_loss + distill + reg,
                 'dvib_noisy': noisy_loss, 'dvib_js': distill, 'dvib_reg': reg}
 
     def _distillation(self, noisy: Encoded, clean: Encoded, user: Tensor, pos: Tensor,
                       neg: Tensor) -> Tensor:
-        """The self-distillation divergence JS(Z_delta || Z) of the batch, summed over the
-        representation tables."""
+        """The self-distillation divergence of the batch (JS(Z_delta || Z) by default),
+        summed over the representation tables."""
         users, items = user.unique(), torch.cat([pos, neg]).unique()
         tables = [(noisy.user, clean.user, users), (noisy.item, clean.item, items)]
         tables += [(noisy.modality[m], z, items) for m, z in clean.modality.items()]
         # A table the noise did not reach has JS exactly 0 and no gradient: skip its cost.
-        return sum((MF.js_divergence(z_delta[rows], z[rows]) for z_delta, z, rows in tables
+        divergence = {'js': MF.js_divergence, 'kl': lambda zd, z: MF.softmax_kl(z, zd),
+                      'reverse_kl': MF.softmax_kl}[self.divergence]
+        return sum((divergence(z_delta[rows], z[rows]) for z_delta, z, rows in tables
                     if z_delta is not z and not torch.equal(z_delta, z)),
                    noisy.item.new_zeros(()))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.backbone!r}, variant={self.variant!r}, '
-                f'gamma_d={self.gamma_d}, sigma={self.sigma}, relative={self.relative})')
+                f'gamma_d={self.gamma_d}, sigma={self.sigma}, relative={self.relative}, '
+                f'divergence={self.divergence!r}, noise={self.noise!r})')

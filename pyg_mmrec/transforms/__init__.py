@@ -7,6 +7,7 @@ from .feature_noise import FeatureNoise
 from .feature_perturbation import FeaturePerturbation
 from .feature_redundancy import FeatureRedundancy
 from .modality_knn_graph import ModalityKNNGraph
+from .select_modalities import SelectModalities
 from .text_redundancy import TextRedundancy
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     'FeaturePerturbation',
     'FeatureRedundancy',
     'ModalityKNNGraph',
+    'SelectModalities',
     'TextRedundancy',
     'item_graph_of',
     'knn_graph_from_features',

@@ -124,3 +124,15 @@ def test_dvib_regularizer_scale_term_is_minimal_at_the_prior_variance():
     assert values[0] > values[1] and values[4] > values[3]
     # A scale that underflowed to zero gives a large but finite penalty.
     assert math.isfinite(MF.dvib_regularizer(h, torch.tensor([0.0])).item())
+
+
+def test_softmax_kl_matches_torch_and_is_asymmetric():
+    torch.manual_seed(0)
+    x, y = torch.randn(6, 5) * 2, torch.randn(6, 5)
+    reference = torch.nn.functional.kl_div(y.log_softmax(-1), x.log_softmax(-1),
+                                           log_target=True, reduction='batchmean')
+    assert MF.softmax_kl(x, y).item() == pytest.approx(reference.item(), rel=1e-5)
+    assert MF.softmax_kl(x, y).item() != pytest.approx(MF.softmax_kl(y, x).item(), rel=1e-3)
+    assert MF.softmax_kl(x, x + 3.0).item() == pytest.approx(0.0, abs=1e-6)  # shift-invariant
+    # By convexity KL(P || M) <= KL(P || Q) / 2, so JS <= (KL(P || Q) + KL(Q || P)) / 4.
+    assert MF.js_divergence(x, y) <= (MF.softmax_kl(x, y) + MF.softmax_kl(y, x)) / 4

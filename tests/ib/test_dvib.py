@@ -212,3 +212,72 @@ def test_distillation_compares_the_reached_tables_on_distinct_rows(name, tiny_sp
         assert all(torch.equal(noisy.modality[m], z) for m, z in clean.modality.items())
         expected = item_js
     assert torch.allclose(got, 0.3 * expected)
+
+
+@pytest.mark.parametrize('divergence', ['kl', 'reverse_kl'])
+def test_kl_distillation_takes_the_direction_named(divergence, tiny_splits):
+    data = tiny_splits.train
+    model = DVIB.from_data(data, backbone='vbpr', variant='constant', sigma=0.05, gamma_d=0.3,
+                           divergence=divergence)
+    torch.manual_seed(1)
+    got = model.loss(data, *BATCH)['dvib_js']
+    torch.manual_seed(1)
+    clean = model.backbone.encode(data)
+    with model.backbone.perturb_hidden(lambda h: h + 0.05 * torch.randn_like(h)):
+        noisy = model.backbone.encode(data)
+    items = torch.cat(BATCH[1:]).unique()
+    z, z_delta = clean.item[items], noisy.item[items]
+    # KL(Z || Z_delta) or KL(Z_delta || Z), from their softmax rows, computed apart.
+    p, q = (z, z_delta) if divergence == 'kl' else (z_delta, z)
+    expected = torch.nn.functional.kl_div(q.log_softmax(-1), p.log_softmax(-1),
+                                          log_target=True, reduction='batchmean')
+    assert got > 0 and torch.allclose(got, 0.3 * expected)
+
+
+def test_uniform_noise_has_the_gaussians_mean_and_std_but_is_bounded(tiny_splits):
+    model = DVIB.from_data(tiny_splits.train, backbone='lightgcn', variant='constant',
+                           sigma=0.3, noise='uniform')
+    torch.manual_seed(0)
+    noise = model._noise_hook([])(torch.zeros(20000, 8))
+    assert noise.std().item() == pytest.approx(0.3, rel=0.02)
+    assert noise.mean().item() == pytest.approx(0.0, abs=0.01)
+    assert noise.abs().max().item() <= 0.3 * 3 ** 0.5 + 1e-6
+    assert noise.abs().max().item() > 0.3 * 3 ** 0.5 * 0.99  # fills its interval
+
+
+def test_dropout_noise_zeroes_entries_and_rescales_the_rest(tiny_splits):
+    constant = DVIB.from_data(tiny_splits.train, backbone='lightgcn', variant='constant',
+                              sigma=0.2, noise='dropout')
+    torch.manual_seed(0)
+    h = torch.rand(5000, 8) + 0.5
+    out = constant._noise_hook([])(h)
+    dropped = out == 0
+    assert torch.allclose(out[~dropped], h[~dropped] / 0.8)
+    assert dropped.float().mean().item() == pytest.approx(0.2, abs=0.01)
+
+    adaptive = DVIB.from_data(tiny_splits.train, backbone='lightgcn', embedding_dim=16,
+                              noise='dropout')
+    h = torch.randn(3, 16).repeat_interleave(4000, dim=0)
+    out = adaptive._noise_hook([])(h)
+    phi = adaptive.noise_scale['16'](h[::4000]).squeeze(1).detach()
+    share = (out == 0).view(3, -1).float().mean(dim=1)  # each row's learned drop probability
+    assert torch.allclose(share, phi, atol=0.01)
+
+
+def test_without_the_clean_loss_only_the_dvib_terms_remain(tiny_splits):
+    model = DVIB.from_data(tiny_splits.train, backbone='lightgcn', variant='constant',
+                           clean_loss=False)
+    losses = model.loss(tiny_splits.train, *BATCH)
+    assert losses['bpr'] > 0  # still logged
+    assert torch.allclose(losses['loss'],
+                          losses['dvib_noisy'] + losses['dvib_js'] + losses['dvib_reg'])
+
+
+def test_dropout_settings_that_mean_nothing_are_refused(tiny_splits):
+    with pytest.raises(ConfigError, match='probability'):
+        DVIB.from_data(tiny_splits.train, backbone='lightgcn', variant='constant', sigma=1.0,
+                       noise='dropout')
+    with pytest.raises(ConfigError, match='relative'):
+        DVIB.from_data(tiny_splits.train, backbone='lightgcn', noise='dropout', relative=True)
+    with pytest.raises(ConfigError, match="'noise'"):
+        DVIB.from_data(tiny_splits.train, backbone='lightgcn', noise='salt')

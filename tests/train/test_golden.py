@@ -80,9 +80,11 @@ def test_training_reproduces_golden_values(key, splits, golden):
     model, config = CONFIGS[key]
     got = trajectory(model, config, splits)
     assert got['recall@20'] == golden[key]['recall@20']
-    # The loss is a float sum over batches: allow for a changed order of summation only.
+    # The loss is a float sum over batches: allow for a changed order of summation and for
+    # the CPU's kernels (the same code gives DVIB on MMGCN losses 3.2e-6 apart, relatively,
+    # on two machines with one thread each), nothing more.
     for a, b in zip(got['loss'], golden[key]['loss'], strict=True):
-        assert math.isclose(a, b, rel_tol=1e-6)
+        assert math.isclose(a, b, rel_tol=1e-5)
 
 
 if __name__ == '__main__':
