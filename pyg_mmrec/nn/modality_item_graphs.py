@@ -66,8 +66,10 @@ class ModalityItemGraphs(torch.nn.Module):
         self.lambda_coeff = lambda_coeff
         self._graph = None
         self._rebuild = True
+        ModalityItemGraphs.reset_parameters(self)
 
     def reset_parameters(self) -> None:
+        """Drops the cached graphs (they are rebuilt at the next forward pass)."""
         self._graph = None
 
     def new_epoch(self) -> None:
@@ -104,7 +106,7 @@ class ModalityItemGraphs(torch.nn.Module):
                 out.append([(frozen, 1.0)])
         return out
 
-    def build(self, data: HeteroData, reps: dict[str, Tensor]):
+    def build(self, data: HeteroData, reps: dict[str, Tensor]) -> dict[str, Graph]:
         r"""The graphs :math:`\mathbf{S}^m` by modality, freshly built."""
         num_items = data['item'].num_nodes
         graphs = {}
@@ -116,7 +118,7 @@ class ModalityItemGraphs(torch.nn.Module):
                 graphs[m] = fuse_item_graphs([g for g, _ in parts], coeffs, num_items)
         return graphs
 
-    def forward(self, data: HeteroData, reps: dict[str, Tensor]):
+    def forward(self, data: HeteroData, reps: dict[str, Tensor]) -> dict[str, Graph] | Graph:
         r"""The graphs of :meth:`build` for the per-modality projections ``reps``
         (:math:`\mathbf{Z}^m`), rebuilt when an epoch starts (or when none is cached), else the
         cached ones detached."""
