@@ -5,6 +5,7 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.nn.modality_attention import ModalityAttention
 from pyg_mmrec.nn.models import MICRO, LightGCN
 from pyg_mmrec.registry import get_model_class
+from pyg_mmrec.utils import batch_items
 
 
 def dense(edge_index, edge_weight, n):
@@ -100,6 +101,14 @@ def test_loss_adds_weighted_contrastive_term_over_batch_items(tiny_splits):
     # the contrastive term trains the fusion's attention
     losses['contrastive'].backward()
     assert all(p.grad.abs().sum() > 0 for p in model.attention.parameters())
+    # capped: a random subset of the batch's items
+    model.contrastive_items = 3
+    torch.manual_seed(1)
+    capped = model.loss(tiny_splits.train, user, pos, neg)['contrastive']
+    torch.manual_seed(1)
+    subset = batch_items(pos, neg, 3)
+    assert subset.numel() == 3 and set(subset.tolist()) <= set(items.tolist())
+    assert torch.allclose(capped, 0.5 * model.contrastive_loss(out, subset))
 
 
 def test_graph_only_dataset_uses_the_given_graphs(graph_only_splits):
