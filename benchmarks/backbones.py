@@ -55,6 +55,7 @@ KNOBS: dict[str, dict[str, list]] = {
     'vlightgcn': {'num_layers': [2, 3]},
     'lattice': {'knn_k': [10, 20]},
     'vlattice': {'knn_k': [10, 20]},
+    'micro': {'contrastive_weight': [0.03, 0.1]},  # the authors' default and above
     'bm3': {'dropout': [0.3, 0.5]},
     'selfcf': {'dropout': [0.1, 0.2]},
     'freedom': {'dropout': [0.8, 0.9]},

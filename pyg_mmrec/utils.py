@@ -39,6 +39,15 @@ class PairSet:
         return self.keys[pos] == key
 
 
+def batch_items(pos: Tensor, neg: Tensor, max_items: int) -> Tensor:
+    """The distinct items of a batch (positives and negatives), at most ``max_items`` of them
+    drawn at random (IBMRec's HSIC sample, MICRO's contrastive items)."""
+    items = torch.cat([pos, neg]).unique()
+    if items.numel() > max_items:
+        items = items[torch.randperm(items.numel(), device=items.device)[:max_items]]
+    return items
+
+
 def atomic_write(path: str | Path, write) -> None:
     """Calls ``write(file)`` on a temporary file next to ``path`` and renames it onto ``path``
     only once it is complete, so that a crash never leaves a truncated file. Temporary files

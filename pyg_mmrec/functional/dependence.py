@@ -20,8 +20,8 @@ def _check_pairs(name: str, x: Tensor, y: Tensor, min_rows: int) -> None:
         raise DataError(f"{name} needs at least {min_rows} paired rows, got {x.size(0)}")
 
 
-def info_nce(x: Tensor, y: Tensor, temperature: float = 0.2, symmetric: bool = False
-             ) -> Tensor:
+def info_nce(x: Tensor, y: Tensor, temperature: float = 0.2, symmetric: bool = False,
+             intra_view: bool = False) -> Tensor:
     r"""The InfoNCE loss from the `"Representation Learning with Contrastive Predictive
     Coding" <https://arxiv.org/abs/1807.03748>`_ paper over in-batch pairs: row :math:`i` of
     ``x`` is the positive of row :math:`i` of ``y``, the other rows of ``y`` are its
@@ -40,17 +40,40 @@ def info_nce(x: Tensor, y: Tensor, temperature: float = 0.2, symmetric: bool = F
     information of the pairs: about zero for independent rows, up to :math:`\log n`.
     Repeated rows count as negatives of each other, as is usual for in-batch negatives.
 
+    With ``intra_view=True`` the other anchors are negatives too, as in the `"Deep Graph
+    Contrastive Representation Learning" <https://arxiv.org/abs/2006.04131>`_ paper (GRACE)
+    and in MICRO's modality-fusion loss:
+
+    .. math::
+        -\frac{1}{n} \sum_{i=1}^{n} \log
+        \frac{e^{\cos(\mathbf{x}_i, \mathbf{y}_i) / \tau}}
+        {\sum_{j=1}^{n} e^{\cos(\mathbf{x}_i, \mathbf{y}_j) / \tau}
+        + \sum_{j \ne i} e^{\cos(\mathbf{x}_i, \mathbf{x}_j) / \tau}}
+
+    (with ``symmetric=True``, the reverse direction takes the other ``y`` rows).
+
     Args:
         x (Tensor): Anchors ``[n, d]``.
         y (Tensor): Their positives ``[n, d]`` (row-aligned with ``x``).
         temperature (float): Temperature :math:`\tau > 0`. (default: :obj:`0.2`)
         symmetric (bool): Average the loss over both directions. (default: :obj:`False`)
+        intra_view (bool): Count the other anchors as negatives as well.
+            (default: :obj:`False`)
     """
     _check_pairs('info_nce', x, y, min_rows=1)
     if not temperature > 0:
         raise ConfigError(f"info_nce: temperature must be positive, got {temperature!r}")
-    logits = F.normalize(x, dim=1) @ F.normalize(y, dim=1).t() / temperature
+    x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
+    logits = x @ y.t() / temperature
     target = torch.arange(x.size(0), device=x.device)
+    if intra_view:
+        def within(z: Tensor) -> Tensor:  # an anchor is not its own negative
+            return (z @ z.t() / temperature).fill_diagonal_(float('-inf'))
+        loss = F.cross_entropy(torch.cat([logits, within(x)], dim=1), target)
+        if symmetric:
+            reverse = F.cross_entropy(torch.cat([logits.t(), within(y)], dim=1), target)
+            loss = (loss + reverse) / 2
+        return loss
     loss = F.cross_entropy(logits, target)
     if symmetric:
         loss = (loss + F.cross_entropy(logits.t(), target)) / 2

@@ -14,18 +14,10 @@ from pyg_mmrec.nn.conv import PreferenceMaskConv
 from pyg_mmrec.nn.models import Capability, Encoded, Recommender, Stage
 from pyg_mmrec.params import Positive, Range, Weight
 from pyg_mmrec.registry import register
+from pyg_mmrec.utils import batch_items
 
 #: The HSIC sample and the mask MLP need at least two rows / units.
 AtLeast2 = Annotated[int, Range(2, 2**16)]
-
-
-def batch_items(pos: Tensor, neg: Tensor, max_items: int) -> Tensor:
-    """The distinct items of a batch (positives and negatives), at most ``max_items`` of them
-    drawn at random."""
-    items = torch.cat([pos, neg]).unique()
-    if items.numel() > max_items:
-        items = items[torch.randperm(items.numel(), device=items.device)[:max_items]]
-    return items
 
 
 #: What each module needs of the backbone: FIB a representation with a multimedia part built

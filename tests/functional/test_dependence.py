@@ -26,6 +26,30 @@ def test_info_nce_equals_slow_computation():
                                  rel=1e-5)
 
 
+def slow_grace_nce(x, y, tau):
+    # GRACE / MICRO: the anchor's positive against every y row and every other x row.
+    def cos(a, b):
+        return float(a @ b / (a.norm() * b.norm())) / tau
+    n, total = x.size(0), 0.0
+    for i in range(n):
+        denom = sum(math.exp(cos(x[i], y[j])) for j in range(n))
+        denom += sum(math.exp(cos(x[i], x[j])) for j in range(n) if j != i)
+        total -= cos(x[i], y[i]) - math.log(denom)
+    return total / n
+
+
+def test_info_nce_intra_view_equals_slow_computation():
+    torch.manual_seed(5)
+    x, y = torch.randn(6, 4), torch.randn(6, 4)
+    assert MF.info_nce(x, y, 0.5, intra_view=True).item() == pytest.approx(
+        slow_grace_nce(x, y, 0.5), rel=1e-5)
+    both = MF.info_nce(x, y, 0.5, symmetric=True, intra_view=True).item()
+    assert both == pytest.approx((slow_grace_nce(x, y, 0.5) + slow_grace_nce(y, x, 0.5)) / 2,
+                                 rel=1e-5)
+    # the extra negatives only add to the denominator
+    assert MF.info_nce(x, y, 0.5, intra_view=True) > MF.info_nce(x, y, 0.5)
+
+
 def test_info_nce_known_value_on_orthonormal_pairs():
     # cos = identity: loss = log(1 + (n - 1) e^{-1/τ}), whatever the rows' lengths.
     n, tau = 6, 0.5

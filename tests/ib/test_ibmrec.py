@@ -8,9 +8,9 @@ import pyg_mmrec
 import pyg_mmrec.functional as MF
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.ib import IBMRec
-from pyg_mmrec.ib.ibmrec import batch_items
 from pyg_mmrec.nn.models import VBPR
 from pyg_mmrec.train import TrainConfig, Trainer, load_model
+from pyg_mmrec.utils import batch_items
 
 BATCH = torch.arange(0, 60, 2), torch.arange(30) % 80, (torch.arange(30) * 7 + 3) % 80
 

@@ -54,7 +54,8 @@ def test_delegates_forward_and_scales_loss(tiny_splits, registered):
 
 def test_unsupported_or_plugin_backbones_are_refused(registered):
     with pytest.raises(ConfigError, match=r"'vbpr' lacks \(item_graph\) \(backbones that "
-                                          r"have them: \['freedom', 'lattice', 'vlattice'\]"):
+                                          r"have them: \['freedom', 'lattice', 'micro', "
+                                          r"'vlattice'\]"):
         NeedsItemGraph.hparam_defaults({'backbone': 'vbpr'})
     with pytest.raises(ConfigError, match='itself a plug-in'):
         Scaled.hparam_defaults({'backbone': 'scaled'})

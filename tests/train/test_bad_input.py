@@ -162,7 +162,7 @@ def test_lattice_degenerate_graph_inputs():
 def test_safe_sym_norm_matches_gcn_norm_where_degrees_are_positive():
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-    from pyg_mmrec.nn.latent_item_graph import safe_sym_norm
+    from pyg_mmrec.nn.modality_item_graphs import safe_sym_norm
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
     weight = torch.rand(6, generator=torch.Generator().manual_seed(0)) + 0.1
     assert torch.equal(safe_sym_norm(edge_index, weight, 4),

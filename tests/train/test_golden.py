@@ -22,7 +22,7 @@ TRAIN = {'epochs': EPOCHS, 'patience': EPOCHS, 'batch_size': 512, 'progress': Fa
          'seed': 11}
 
 BACKBONES = ('bm3', 'bprmf', 'buir', 'dualgnn', 'freedom', 'grcn', 'lattice', 'layergcn',
-             'lightgcn', 'mmgcn', 'selfcf', 'sgl', 'vbpr', 'vlattice', 'vlightgcn')
+             'lightgcn', 'micro', 'mmgcn', 'selfcf', 'sgl', 'vbpr', 'vlattice', 'vlightgcn')
 CONFIGS: dict[str, tuple[str, dict]] = {
     **{name: (name, {}) for name in BACKBONES},
     **{f'ibmrec-{b}': ('ibmrec', {'backbone': b}) for b in ('vbpr', 'vlightgcn', 'lattice',

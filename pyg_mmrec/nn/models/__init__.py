@@ -11,6 +11,7 @@ from pyg_mmrec.nn.models.grcn import GRCN
 from pyg_mmrec.nn.models.lattice import LATTICE
 from pyg_mmrec.nn.models.layergcn import LayerGCN
 from pyg_mmrec.nn.models.lightgcn import LightGCN
+from pyg_mmrec.nn.models.micro import MICRO, MICROEncoded
 from pyg_mmrec.nn.models.mmgcn import MMGCN
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender, Stage
@@ -34,6 +35,8 @@ __all__ = [
     'LATTICE',
     'LayerGCN',
     'LightGCN',
+    'MICRO',
+    'MICROEncoded',
     'MMGCN',
     'ModalityPreferenceRecommender',
     'Recommender',

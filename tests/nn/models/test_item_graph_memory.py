@@ -1,5 +1,5 @@
-"""LATTICE, VLATTICE and FREEDOM never build a dense item-item matrix: a training step and a
-forward pass on 20,000 items stay far below the 1.5 GiB one dense float32 matrix would take."""
+"""LATTICE, VLATTICE, FREEDOM and MICRO never build a dense item-item matrix: a training step and
+a forward pass on 20,000 items stay far below the 1.5 GiB one dense float32 matrix would take."""
 import subprocess
 import sys
 
@@ -21,7 +21,7 @@ edge_index = data[INTERACTS].edge_index
 user, pos = edge_index[:, :512]
 neg = torch.randint({NUM_ITEMS}, (512,))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-for name in ('lattice', 'vlattice', 'freedom'):
+for name in ('lattice', 'vlattice', 'freedom', 'micro'):
     model = get_model_class(name).from_data(data, embedding_dim=16)
     model.train()
     model.loss(data, user, pos, neg)['loss'].backward()
@@ -33,7 +33,7 @@ for name in ('lattice', 'vlattice', 'freedom'):
 '''
 
 
-@pytest.mark.parametrize('name', ['lattice', 'vlattice', 'freedom'])
+@pytest.mark.parametrize('name', ['lattice', 'vlattice', 'freedom', 'micro'])
 def test_no_dense_item_item_matrix(name, item_graph_memory):
     # Growth of the peak resident memory over the data's, cumulative over the models run.
     assert item_graph_memory[name] < DENSE_MIB / 3
