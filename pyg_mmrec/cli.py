@@ -6,8 +6,8 @@
                     --out DIR [--resume]
     pyg-mmrec tune --model NAME --data PATH_OR_NAME --grid KEY=[V1,V2] ... --out DIR [--resume]
     pyg-mmrec evaluate --checkpoint DIR/checkpoint.pt --data PATH [--split test]
-    pyg-mmrec recommend --checkpoint DIR/checkpoint.pt --data PATH --k K
-                        [--users 0,5,9 | --split test] [--out FILE.tsv]
+    pyg-mmrec recommend --checkpoint DIR/checkpoint.pt [--data PATH_OR_NAME] --k K
+                        [--users RAW_ID,... | --split test] [--internal-ids] [--out FILE.tsv]
     pyg-mmrec data info PATH_OR_NAME
     pyg-mmrec data list
     pyg-mmrec data download NAME [--force-reload]
@@ -148,12 +148,15 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(format_metrics({args.split: metrics}, cfg['ks']))
 
 
-def _parse_users(text: str):
-    import torch
+def _parse_users(text: str, internal: bool) -> list:
+    users = [u.strip() for u in text.split(',') if u.strip()]
+    if not internal:
+        return users
     try:
-        return torch.tensor([int(u) for u in text.split(',') if u.strip()])
-    except (ValueError, RuntimeError, OverflowError):
-        raise ConfigError(f"--users expects comma-separated integer ids, got {text!r}") from None
+        return [int(u) for u in users]
+    except ValueError:
+        raise ConfigError(f"--users with --internal-ids expects comma-separated integer ids, "
+                          f"got {text!r}") from None
 
 
 def _recommend(args: argparse.Namespace) -> None:
@@ -161,26 +164,31 @@ def _recommend(args: argparse.Namespace) -> None:
         raise ConfigError(f"--k must be a positive integer, got {args.k}")
     if args.out is not None:
         check_out_file(args.out)
-    users = _parse_users(args.users) if args.users else None
-    from pyg_mmrec.data import load_dataset
-    from pyg_mmrec.train import load_model, recommend
+    users = _parse_users(args.users, args.internal_ids) if args.users else None
+    from pyg_mmrec.train import recommend
     from pyg_mmrec.utils import atomic_write
-    splits = load_dataset(args.data)
-    model, _ = load_model(args.checkpoint, splits)
+    splits = None
+    if args.data is not None:
+        from pyg_mmrec.data import load_dataset
+        splits = load_dataset(args.data)
     # Validation items are never recommended for the test split, whatever the checkpoint's
     # evaluation protocol: they are known interactions of the user.
-    users, items, scores = recommend(model, splits, k=args.k, users=users, split=args.split,
-                                     exclude_val_at_test=True)
-    lines = ['userID\titemID\trank\tscore']
+    recs = recommend(args.checkpoint, splits, k=args.k, users=users, split=args.split,
+                     exclude_val_at_test=True, internal_ids=args.internal_ids)
+    lines = ['userID\titemID\trank\tscore' if args.internal_ids else
+             'user_id\titem_id\trank\tscore']
     short = 0
-    for u, row, row_scores in zip(users.tolist(), items.tolist(), scores.tolist(), strict=True):
-        ranked = [(i, s) for i, s in zip(row, row_scores, strict=True) if i >= 0]
+    for u, row, row_scores in zip(recs.users.tolist() if args.internal_ids else recs.users,
+                                  recs.items.tolist() if args.internal_ids else recs.items,
+                                  recs.scores.tolist() if args.internal_ids else recs.scores,
+                                  strict=True):
+        ranked = [(i, s) for i, s in zip(row, row_scores, strict=True) if s != float('-inf')]
         short += len(ranked) < args.k
         lines += [f'{u}\t{i}\t{r}\t{s:.6g}' for r, (i, s) in enumerate(ranked, start=1)]
     if short:
-        print(f"pyg-mmrec: note: {short} of {len(users)} users have fewer than {args.k} items "
-              f"they have not interacted with; they get fewer than {args.k} recommendations",
-              file=sys.stderr)
+        print(f"pyg-mmrec: note: {short} of {len(recs.users)} users have fewer than {args.k} "
+              f"items they have not interacted with; they get fewer than {args.k} "
+              f"recommendations", file=sys.stderr)
     text = '\n'.join(lines) + '\n'
     if args.out:
         atomic_write(args.out, lambda f: f.write(text.encode('utf-8')))
@@ -309,13 +317,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser('recommend', help='top-K items per user as TSV')
     p.add_argument('--checkpoint', required=True, help='a checkpoint.pt written by train')
-    p.add_argument('--data', required=True, help='the dataset it was trained on')
+    p.add_argument('--data', help="the dataset it was trained on (default: the checkpoint's "
+                                   "own index of a finished run, no data read)")
     p.add_argument('--k', type=int, default=10,
                    help='items per user (fewer when fewer are left unseen) (default: 10)')
     group = p.add_mutually_exclusive_group()
-    group.add_argument('--users', help='comma-separated user ids (default: all users)')
+    group.add_argument('--users', help='comma-separated user ids as in the source, e.g. '
+                                       'reviewer ids (default: all users)')
     group.add_argument('--split', choices=['val', 'test'],
                        help="the split's users, excluding what precedes it")
+    p.add_argument('--internal-ids', action='store_true',
+                   help="take and write the dataset's internal (contiguous) ids instead of "
+                        "the source's")
     p.add_argument('--out', help='TSV file to write (default: stdout)')
     p.set_defaults(func=_recommend)
 
