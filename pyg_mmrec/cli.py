@@ -11,6 +11,8 @@
     pyg-mmrec data info PATH_OR_NAME
     pyg-mmrec data list
     pyg-mmrec data download NAME [--force-reload]
+    pyg-mmrec data prepare --out DIR (--ratings CSV | --reviews JSONL) [--meta META]
+                           [--images FILE.b] [--user-core 5] [--item-core 5] [--seed 2024]
     pyg-mmrec models
 
 Every error caused by input is reported in one line on stderr with exit status 2.
@@ -228,6 +230,17 @@ def _data_download(args: argparse.Namespace) -> None:
     print(json.dumps({'root': str(dataset.root), **dataset.splits.summary()}, indent=2))
 
 
+def _data_prepare(args: argparse.Namespace) -> None:
+    from pyg_mmrec.datasets import prepare_amazon
+
+    record = prepare_amazon(args.out, ratings=args.ratings, reviews=args.reviews,
+                            meta=args.meta, images=args.images, name=args.name,
+                            user_core=args.user_core, item_core=args.item_core, seed=args.seed,
+                            ratings_columns=args.ratings_columns, overwrite=args.overwrite)
+    print(json.dumps(record, indent=2))
+    print(f"wrote {args.out}; train on it with --data {args.out}")
+
+
 def _models(args: argparse.Namespace) -> None:
     from pyg_mmrec.params import declared, from_default
     from pyg_mmrec.registry import registered
@@ -343,6 +356,25 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument('name')
     q.add_argument('--force-reload', action='store_true', help='process the raw files again')
     q.set_defaults(func=_data_download)
+    q = data_sub.add_parser('prepare', help="an MMRec folder from raw Amazon review files, as "
+                                            "MMRec's preprocessing does (k-core, id maps, "
+                                            "8:1:1 split, text and image features)")
+    q.add_argument('--out', required=True, help='the folder to write')
+    source = q.add_mutually_exclusive_group(required=True)
+    source.add_argument('--ratings', help='ratings CSV without header (.csv or .csv.gz)')
+    source.add_argument('--reviews', help='reviews, one JSON object per line (.json[.gz])')
+    q.add_argument('--meta', help='meta_<Category>.json.gz: item text, encoded with '
+                                  'all-MiniLM-L6-v2 (needs the text extra)')
+    q.add_argument('--images', help='image_features_<Category>.b: 4096-d CNN features')
+    q.add_argument('--name', help="the dataset name (default: the folder's name)")
+    q.add_argument('--user-core', type=int, default=5, help='(default: 5)')
+    q.add_argument('--item-core', type=int, default=5, help='(default: 5)')
+    q.add_argument('--seed', type=int, default=2024, help='seed of the split (default: 2024)')
+    q.add_argument('--ratings-columns', default='user,item,rating,timestamp',
+                   choices=['user,item,rating,timestamp', 'item,user,rating,timestamp'],
+                   help='column order of --ratings: 2014 files (default) or 2018 ones')
+    q.add_argument('--overwrite', action='store_true', help='replace a dataset prepared in OUT')
+    q.set_defaults(func=_data_prepare)
 
     p = sub.add_parser('models', help='list the registered models and every settable key '
                                       'with its default and range')

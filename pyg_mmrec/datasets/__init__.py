@@ -29,6 +29,7 @@ from pyg_mmrec.datasets.base import (
     register_dataset,
 )
 from pyg_mmrec.datasets.movielens import MovieLens, MovieLens1M, MovieLens100K
+from pyg_mmrec.datasets.prepare import k_core, prepare_amazon
 from pyg_mmrec.datasets.tiktok import TikTok
 from pyg_mmrec.datasets.unpickle import load_sparse_pickle
 
@@ -50,6 +51,8 @@ __all__ = [
     'data_home',
     'download_url',
     'get_dataset_class',
+    'k_core',
     'load_sparse_pickle',
+    'prepare_amazon',
     'register_dataset',
 ]
