@@ -164,16 +164,20 @@ def _check_npy_header(f, size: int) -> None:
                          f"the file holds only {size - f.tell()} bytes of data")
 
 
-def read_npy(path: Path) -> np.ndarray:
+def read_npy(path: Path, data: bytes | None = None) -> np.ndarray:
     """Reads a numeric ``.npy`` array without running code or trusting its header.
+
+    Args:
+        path (Path): The file, or what to name in errors when ``data`` is given.
+        data (bytes, optional): The file's contents (e.g. a member of an archive).
 
     Raises:
         DataError: For a file that is not a ``.npy`` array (an ``.npz`` archive under that
             name, an empty or truncated file, a header declaring more data than there is).
     """
     try:
-        size = path.stat().st_size
-        with open(path, 'rb') as f:
+        size = path.stat().st_size if data is None else len(data)
+        with open(path, 'rb') if data is None else io.BytesIO(data) as f:
             if f.read(6) != np.lib.format.MAGIC_PREFIX:
                 f.seek(0)
                 kind = 'a .npz archive' if f.read(2) == b'PK' else 'not a .npy file'

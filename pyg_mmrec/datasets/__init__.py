@@ -28,6 +28,8 @@ from pyg_mmrec.datasets.base import (
     get_dataset_class,
     register_dataset,
 )
+from pyg_mmrec.datasets.cornac import CornacAmazonClothing
+from pyg_mmrec.datasets.microlens import MicroLens100K
 from pyg_mmrec.datasets.movielens import MovieLens, MovieLens1M, MovieLens100K
 from pyg_mmrec.datasets.prepare import k_core, prepare_amazon
 from pyg_mmrec.datasets.tiktok import TikTok
@@ -42,7 +44,9 @@ __all__ = [
     'AmazonElec',
     'AmazonMMRec',
     'AmazonSports',
+    'CornacAmazonClothing',
     'Dataset',
+    'MicroLens100K',
     'MovieLens',
     'MovieLens100K',
     'MovieLens1M',
