@@ -31,8 +31,8 @@ class CornacAmazonClothing(Dataset):
     amazon_clothing/``, each holding one member under ``amazon_clothing/``: ``rating.zip``
     (``rating.txt``: tab-separated ``user item rating``), ``text.zip`` (``text.txt``:
     ``item::text`` lines), ``image.zip`` (``image_features.npy``) and ``item_ids.zip``
-    (``item_ids.txt``, the item of each feature row). That host could not be reached from where this was
-    written: the layout is the one Cornac's loader reads, the class is tested against fixture
+    (``item_ids.txt``, the item of each feature row). That host could not be reached from
+    where this was written: the layout is the one Cornac's loader reads, the class is tested against fixture
     archives in that layout served locally, and **the sizes and checksums of the real files are
     not yet recorded** (they are not verified).
 
