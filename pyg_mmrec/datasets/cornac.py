@@ -32,9 +32,9 @@ class CornacAmazonClothing(Dataset):
     (``rating.txt``: tab-separated ``user item rating``), ``text.zip`` (``text.txt``:
     ``item::text`` lines), ``image.zip`` (``image_features.npy``) and ``item_ids.zip``
     (``item_ids.txt``, the item of each feature row). That host could not be reached from
-    where this was written: the layout is the one Cornac's loader reads, the class is tested against fixture
-    archives in that layout served locally, and **the sizes and checksums of the real files are
-    not yet recorded** (they are not verified).
+    where this was written: the layout is the one Cornac's loader reads, the class is tested
+    against fixture archives in that layout served locally, and **the sizes and checksums of
+    the real files are not yet recorded** (they are not verified).
 
     Every rating is an interaction. Users and items get contiguous ids in order of first
     appearance in ``rating.txt`` (their ids kept as ``raw_id``), each user's interactions are
