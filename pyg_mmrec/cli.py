@@ -6,11 +6,13 @@
                     --out DIR [--resume]
     pyg-mmrec tune --model NAME --data PATH_OR_NAME --grid KEY=[V1,V2] ... --out DIR [--resume]
     pyg-mmrec evaluate --checkpoint DIR/checkpoint.pt --data PATH [--split test]
-    pyg-mmrec recommend --checkpoint DIR/checkpoint.pt --data PATH --k K
-                        [--users 0,5,9 | --split test] [--out FILE.tsv]
+    pyg-mmrec recommend --checkpoint DIR/checkpoint.pt [--data PATH_OR_NAME] --k K
+                        [--users RAW_ID,... | --split test] [--internal-ids] [--out FILE.tsv]
     pyg-mmrec data info PATH_OR_NAME
     pyg-mmrec data list
     pyg-mmrec data download NAME [--force-reload]
+    pyg-mmrec data prepare --out DIR (--ratings CSV | --reviews JSONL) [--meta META]
+                           [--images FILE.b] [--user-core 5] [--item-core 5] [--seed 2024]
     pyg-mmrec models
 
 Every error caused by input is reported in one line on stderr with exit status 2.
@@ -148,12 +150,15 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(format_metrics({args.split: metrics}, cfg['ks']))
 
 
-def _parse_users(text: str):
-    import torch
+def _parse_users(text: str, internal: bool) -> list:
+    users = [u.strip() for u in text.split(',') if u.strip()]
+    if not internal:
+        return users
     try:
-        return torch.tensor([int(u) for u in text.split(',') if u.strip()])
-    except (ValueError, RuntimeError, OverflowError):
-        raise ConfigError(f"--users expects comma-separated integer ids, got {text!r}") from None
+        return [int(u) for u in users]
+    except ValueError:
+        raise ConfigError(f"--users with --internal-ids expects comma-separated integer ids, "
+                          f"got {text!r}") from None
 
 
 def _recommend(args: argparse.Namespace) -> None:
@@ -161,26 +166,31 @@ def _recommend(args: argparse.Namespace) -> None:
         raise ConfigError(f"--k must be a positive integer, got {args.k}")
     if args.out is not None:
         check_out_file(args.out)
-    users = _parse_users(args.users) if args.users else None
-    from pyg_mmrec.data import load_dataset
-    from pyg_mmrec.train import load_model, recommend
+    users = _parse_users(args.users, args.internal_ids) if args.users else None
+    from pyg_mmrec.train import recommend
     from pyg_mmrec.utils import atomic_write
-    splits = load_dataset(args.data)
-    model, _ = load_model(args.checkpoint, splits)
+    splits = None
+    if args.data is not None:
+        from pyg_mmrec.data import load_dataset
+        splits = load_dataset(args.data)
     # Validation items are never recommended for the test split, whatever the checkpoint's
     # evaluation protocol: they are known interactions of the user.
-    users, items, scores = recommend(model, splits, k=args.k, users=users, split=args.split,
-                                     exclude_val_at_test=True)
-    lines = ['userID\titemID\trank\tscore']
+    recs = recommend(args.checkpoint, splits, k=args.k, users=users, split=args.split,
+                     exclude_val_at_test=True, internal_ids=args.internal_ids)
+    lines = ['userID\titemID\trank\tscore' if args.internal_ids else
+             'user_id\titem_id\trank\tscore']
     short = 0
-    for u, row, row_scores in zip(users.tolist(), items.tolist(), scores.tolist(), strict=True):
-        ranked = [(i, s) for i, s in zip(row, row_scores, strict=True) if i >= 0]
+    for u, row, row_scores in zip(recs.users.tolist() if args.internal_ids else recs.users,
+                                  recs.items.tolist() if args.internal_ids else recs.items,
+                                  recs.scores.tolist() if args.internal_ids else recs.scores,
+                                  strict=True):
+        ranked = [(i, s) for i, s in zip(row, row_scores, strict=True) if s != float('-inf')]
         short += len(ranked) < args.k
         lines += [f'{u}\t{i}\t{r}\t{s:.6g}' for r, (i, s) in enumerate(ranked, start=1)]
     if short:
-        print(f"pyg-mmrec: note: {short} of {len(users)} users have fewer than {args.k} items "
-              f"they have not interacted with; they get fewer than {args.k} recommendations",
-              file=sys.stderr)
+        print(f"pyg-mmrec: note: {short} of {len(recs.users)} users have fewer than {args.k} "
+              f"items they have not interacted with; they get fewer than {args.k} "
+              f"recommendations", file=sys.stderr)
     text = '\n'.join(lines) + '\n'
     if args.out:
         atomic_write(args.out, lambda f: f.write(text.encode('utf-8')))
@@ -218,6 +228,17 @@ def _data_download(args: argparse.Namespace) -> None:
 
     dataset = get_dataset_class(args.name)(force_reload=args.force_reload)
     print(json.dumps({'root': str(dataset.root), **dataset.splits.summary()}, indent=2))
+
+
+def _data_prepare(args: argparse.Namespace) -> None:
+    from pyg_mmrec.datasets import prepare_amazon
+
+    record = prepare_amazon(args.out, ratings=args.ratings, reviews=args.reviews,
+                            meta=args.meta, images=args.images, name=args.name,
+                            user_core=args.user_core, item_core=args.item_core, seed=args.seed,
+                            ratings_columns=args.ratings_columns, overwrite=args.overwrite)
+    print(json.dumps(record, indent=2))
+    print(f"wrote {args.out}; train on it with --data {args.out}")
 
 
 def _models(args: argparse.Namespace) -> None:
@@ -309,13 +330,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser('recommend', help='top-K items per user as TSV')
     p.add_argument('--checkpoint', required=True, help='a checkpoint.pt written by train')
-    p.add_argument('--data', required=True, help='the dataset it was trained on')
+    p.add_argument('--data', help="the dataset it was trained on (default: the checkpoint's "
+                                   "own index of a finished run, no data read)")
     p.add_argument('--k', type=int, default=10,
                    help='items per user (fewer when fewer are left unseen) (default: 10)')
     group = p.add_mutually_exclusive_group()
-    group.add_argument('--users', help='comma-separated user ids (default: all users)')
+    group.add_argument('--users', help='comma-separated user ids as in the source, e.g. '
+                                       'reviewer ids (default: all users)')
     group.add_argument('--split', choices=['val', 'test'],
                        help="the split's users, excluding what precedes it")
+    p.add_argument('--internal-ids', action='store_true',
+                   help="take and write the dataset's internal (contiguous) ids instead of "
+                        "the source's")
     p.add_argument('--out', help='TSV file to write (default: stdout)')
     p.set_defaults(func=_recommend)
 
@@ -330,6 +356,25 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument('name')
     q.add_argument('--force-reload', action='store_true', help='process the raw files again')
     q.set_defaults(func=_data_download)
+    q = data_sub.add_parser('prepare', help="an MMRec folder from raw Amazon review files, as "
+                                            "MMRec's preprocessing does (k-core, id maps, "
+                                            "8:1:1 split, text and image features)")
+    q.add_argument('--out', required=True, help='the folder to write')
+    source = q.add_mutually_exclusive_group(required=True)
+    source.add_argument('--ratings', help='ratings CSV without header (.csv or .csv.gz)')
+    source.add_argument('--reviews', help='reviews, one JSON object per line (.json[.gz])')
+    q.add_argument('--meta', help='meta_<Category>.json.gz: item text, encoded with '
+                                  'all-MiniLM-L6-v2 (needs the text extra)')
+    q.add_argument('--images', help='image_features_<Category>.b: 4096-d CNN features')
+    q.add_argument('--name', help="the dataset name (default: the folder's name)")
+    q.add_argument('--user-core', type=int, default=5, help='(default: 5)')
+    q.add_argument('--item-core', type=int, default=5, help='(default: 5)')
+    q.add_argument('--seed', type=int, default=2024, help='seed of the split (default: 2024)')
+    q.add_argument('--ratings-columns', default='user,item,rating,timestamp',
+                   choices=['user,item,rating,timestamp', 'item,user,rating,timestamp'],
+                   help='column order of --ratings: 2014 files (default) or 2018 ones')
+    q.add_argument('--overwrite', action='store_true', help='replace a dataset prepared in OUT')
+    q.set_defaults(func=_data_prepare)
 
     p = sub.add_parser('models', help='list the registered models and every settable key '
                                       'with its default and range')

@@ -238,3 +238,14 @@ def validate_call(function: Callable, args: tuple, kwargs: dict) -> None:
     for name, param in params.items():
         if name in bound:
             check(name, bound[name], param)
+
+
+def validated(function: Callable) -> Callable:
+    """A decorator that checks the declared arguments of every call of ``function`` (see
+    :func:`validate_call`) before it runs."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        validate_call(function, args, kwargs)
+        return function(*args, **kwargs)
+    return wrapper
+

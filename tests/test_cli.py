@@ -36,7 +36,8 @@ def test_train_evaluate_recommend(mmrec_folder, tmp_path, capsys):
 
     tsv = tmp_path / 'recs.tsv'
     assert main(['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--data',
-                 str(mmrec_folder), '--k', '5', '--split', 'test', '--out', str(tsv)]) == 0
+                 str(mmrec_folder), '--k', '5', '--split', 'test', '--out', str(tsv),
+                 '--internal-ids']) == 0
     assert 'recommendations to' in capsys.readouterr().out
     lines = tsv.read_text().splitlines()
     assert lines[0] == 'userID\titemID\trank\tscore'
@@ -94,10 +95,14 @@ def test_bad_users_argument(mmrec_folder, tmp_path, capsys):
     out = tmp_path / 'run'
     main(['train', '--model', 'bprmf', '--data', str(mmrec_folder), '--out', str(out),
           '--set', 'epochs=1', 'progress=false'])
-    for users, message in (('1,x', 'comma-separated'), ('999', 'out of range')):
+    for users, flags, message in (
+            ('1,x', ['--internal-ids'], 'comma-separated integer ids'),
+            ('999', ['--internal-ids'], 'user id 999 is out of range'),
+            ('1,x', [], "unknown user id 'x'"), ('999', [], "unknown user id '999'")):
         assert main(['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--data',
-                     str(mmrec_folder), '--users', users]) == 2
-        assert message in capsys.readouterr().err
+                     str(mmrec_folder), '--users', users, *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count('\n') == 1
 
 
 def test_plugin_next_to_its_backbone(mmrec_folder, tmp_path, capsys):

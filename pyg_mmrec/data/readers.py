@@ -15,6 +15,10 @@ from pyg_mmrec.data.splits import DataSplits, from_arrays, split_per_user
 from pyg_mmrec.errors import DataError
 
 MMREC_COLUMNS = ('userID', 'itemID', 'x_label')
+#: MMRec's id maps (``0rating2inter.ipynb``): file name, internal id column, and the raw id
+#: column written here (MMRec names the item one ``asin``; any name is accepted when reading).
+ID_MAPS = {'user': ('u_id_mapping.csv', 'userID', 'user_id'),
+           'item': ('i_id_mapping.csv', 'itemID', 'item_id')}
 
 
 def read_table(path: Path, columns: dict[str, str]) -> dict[str, np.ndarray]:
@@ -73,6 +77,60 @@ def read_table(path: Path, columns: dict[str, str]) -> dict[str, np.ndarray]:
     return out
 
 
+def read_id_map(path: Path, column: str, n: int) -> list[str]:
+    """Raw ids in internal id order from an MMRec id map: a tab-separated file with a header
+    of two columns, a raw id (e.g. ``asin``) and ``column`` (``itemID`` or ``userID``).
+
+    Raises:
+        DataError: Naming the file (and line) of a malformed header or row, an internal id
+            that is missing, repeated or beyond ``n``, or a raw id given to two internal ids.
+    """
+    read_table(path, {column: 'int'})  # the file, its header and its id column
+    header = path.read_text(encoding='utf-8').splitlines()[0].split('\t')
+    raw = [h for h in header if h != column]
+    if len(header) != 2 or len(raw) != 1:
+        raise DataError(f"{path}, line 1: header {header}; expected two tab-separated "
+                        f"columns, a raw id and {column!r}")
+    table = read_table(path, {column: 'int', raw[0]: 'str'})
+    ids = table[column].tolist()
+    line_of = {}
+    for line, i in enumerate(ids, start=2):
+        if i in line_of or i >= n:
+            why = (f"repeats {column} {i} of line {line_of[i]}" if i in line_of else
+                   f"{column} {i} is beyond the {n} ids of the dataset")
+            raise DataError(f"{path}, line {line}: {why}; expected one row per id from 0 to "
+                            f"{n - 1}")
+        line_of[i] = line
+    if len(ids) != n:
+        missing = next(i for i in range(n) if i not in line_of)
+        raise DataError(f"{path}: no raw id for {column} {missing}; expected one row per id "
+                        f"from 0 to {n - 1}")
+    out = [''] * n
+    seen: dict[str, int] = {}
+    for line, (i, r) in enumerate(zip(ids, table[raw[0]].tolist(), strict=True), start=2):
+        if r in seen:
+            raise DataError(f"{path}, line {line}: raw id {r!r} is given to {column} {i} and "
+                            f"{seen[r]}; expected distinct raw ids")
+        seen[r], out[i] = i, r
+    return out
+
+
+def id_map_text(raw_ids: list[str], column: str, raw_column: str) -> str:
+    """An MMRec id map (see :func:`read_id_map`) of ``raw_ids`` (in internal id order)."""
+    return f'{raw_column}\t{column}\n' + ''.join(f'{r}\t{i}\n' for i, r in enumerate(raw_ids))
+
+
+def attach_raw_ids(splits: DataSplits, user_ids: list[str] | None,
+                   item_ids: list[str] | None) -> DataSplits:
+    """Stores the raw ids (lists in internal id order) as ``data['user'].raw_id`` and
+    ``data['item'].raw_id`` of every view; :obj:`None` leaves them out."""
+    for view in splits:
+        for store, ids in (('user', user_ids), ('item', item_ids)):
+            if ids is not None:
+                view[store].raw_id = list(ids)
+    return splits
+
+
 def _is_float(v: str) -> bool:
     try:
         float(v)
@@ -106,16 +164,20 @@ def _check_npy_header(f, size: int) -> None:
                          f"the file holds only {size - f.tell()} bytes of data")
 
 
-def read_npy(path: Path) -> np.ndarray:
+def read_npy(path: Path, data: bytes | None = None) -> np.ndarray:
     """Reads a numeric ``.npy`` array without running code or trusting its header.
+
+    Args:
+        path (Path): The file, or what to name in errors when ``data`` is given.
+        data (bytes, optional): The file's contents (e.g. a member of an archive).
 
     Raises:
         DataError: For a file that is not a ``.npy`` array (an ``.npz`` archive under that
             name, an empty or truncated file, a header declaring more data than there is).
     """
     try:
-        size = path.stat().st_size
-        with open(path, 'rb') as f:
+        size = path.stat().st_size if data is None else len(data)
+        with open(path, 'rb') if data is None else io.BytesIO(data) as f:
             if f.read(6) != np.lib.format.MAGIC_PREFIX:
                 f.seek(0)
                 kind = 'a .npz archive' if f.read(2) == b'PK' else 'not a .npy file'
@@ -162,7 +224,10 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
     ``userID itemID x_label``, ``x_label`` 0 = train, 1 = validation, 2 = test), any number of
     ``<modality>_feat.npy`` feature matrices (``float32``, one row per item id) and any number of
     precomputed item-item graphs ``<modality>_knn*.npz`` (arrays ``edge_index``,
-    ``edge_weight``, ``num_items``). Files are loaded with ``allow_pickle=False``.
+    ``edge_weight``, ``num_items``) and, where present, MMRec's id maps ``u_id_mapping.csv`` /
+    ``i_id_mapping.csv`` (:func:`read_id_map`), which become ``data['user'].raw_id`` /
+    ``data['item'].raw_id`` (the source's ids, e.g. ASINs, in internal id order). Files are
+    loaded with ``allow_pickle=False``.
 
     Args:
         root (str or Path): The folder, e.g. ``data/tiktok`` of an MMRec download.
@@ -195,13 +260,18 @@ def load_mmrec(root: str | Path, name: str | None = None) -> DataSplits:
         if f.ndim != 2:
             raise DataError(f"{root / (m + '_feat.npy')}: expected a 2-D [num_items, dim] "
                             f"matrix, got shape {f.shape}")
-    return from_arrays(
+    splits = from_arrays(
         table['userID'], table['itemID'], table['x_label'],
         features=features, graphs=graphs,
         name=name or inters[0].stem, source=str(inters[0]), line_offset=2,
         sources={**{f'x_{m}': str(root / f'{m}_feat.npy') for m in features},
                  **{f'knn_{m}': str(p) for m, p in graph_paths.items()}},
     )
+    sizes = {'user': splits.num_users, 'item': splits.num_items}
+    maps = {store: read_id_map(root / fname, column, sizes[store])
+            if (root / fname).is_file() else None
+            for store, (fname, column, _) in ID_MAPS.items()}
+    return attach_raw_ids(splits, maps['user'], maps['item'])
 
 
 def load_movielens100k(root: str | Path, seed: int = 2024,
@@ -212,7 +282,8 @@ def load_movielens100k(root: str | Path, seed: int = 2024,
     contiguous ids from 0 in increasing order of the original id. Each user's interactions are
     split with :func:`~pyg_mmrec.data.split_per_user` (seeded, 8:1:1 by default). Item texts
     (``"<title> (<year>): <genres>"``) are stored as the list ``data['item'].text`` for
-    encoding into a text modality.
+    encoding into a text modality, and the original ids as ``data['user'].raw_id`` /
+    ``data['item'].raw_id``.
 
     Args:
         root (str or Path): Folder with ``ml-100k.inter`` and ``ml-100k.item``.
@@ -252,6 +323,8 @@ def load_movielens100k(root: str | Path, seed: int = 2024,
     split = split_per_user(user, len(users), ratios=ratios, seed=seed)
     splits = from_arrays(user, item, split, num_users=len(users), num_items=len(all_items),
                          name='ml-100k', source=str(inter_path), line_offset=2)
+    attach_raw_ids(splits, [str(u) for u in users.tolist()],
+                   [str(i) for i in all_items.tolist()])
     if texts is not None:
         for view in splits:
             view['item'].text = texts

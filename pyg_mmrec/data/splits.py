@@ -323,13 +323,22 @@ def split_per_user(
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     order: np.ndarray | None = None,
+    rule: str = 'floor',
 ) -> np.ndarray:
     r"""Assigns each interaction a split label (0 train, 1 validation, 2 test) per user.
 
     Each user's interactions are shuffled with ``seed`` (or sorted by ``order``, e.g. a
-    timestamp, for a temporal split); the validation and test splits each take
-    :math:`\max(1, \lfloor r \cdot n_u \rfloor)` of a user's :math:`n_u` interactions when
-    :math:`n_u \geq 3`, and users with fewer interactions keep them all in training.
+    timestamp, for a temporal split), and the last ones of a user's :math:`n_u` go to
+    validation, then test. Users with :math:`n_u < 3` keep them all in training; otherwise,
+    with the ``rule``
+
+    * ``'floor'``: validation and test each take
+      :math:`\max(1, \lfloor r \cdot n_u \rfloor)` (:math:`r` their ratio);
+    * ``'mmrec'``, MMRec's (``preprocessing/1splitting.ipynb``): a user with
+      :math:`n_u < 10` gives one interaction to each; otherwise validation and test together
+      take :math:`m = \lfloor (r_v + r_t)\, n_u \rfloor`, validation
+      :math:`\lfloor m\, r_v / (r_v + r_t) \rfloor` of them (with 8:1:1,
+      :math:`\lfloor m / 2 \rfloor`) and test the rest.
 
     Args:
         user (array): User id of each interaction.
@@ -337,10 +346,13 @@ def split_per_user(
         ratios (tuple): Train, validation and test ratios (must sum to 1).
         seed (int): Seed of the shuffle.
         order (array, optional): Sort key per interaction; the latest go to test.
+        rule (str): ``'floor'`` or ``'mmrec'`` (see above).
     """
     if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
         raise DataError(f"split ratios must be three non-negative numbers summing to 1, "
                         f"got {ratios}")
+    if rule not in ('floor', 'mmrec'):
+        raise DataError(f"split rule {rule!r}: expected 'floor' or 'mmrec'")
     rng = np.random.default_rng(seed)
     key = rng.random(len(user)) if order is None else np.asarray(order, dtype=np.float64)
     perm = np.lexsort((key, user))  # grouped by user, then by key
@@ -348,8 +360,16 @@ def split_per_user(
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.arange(len(user)) - np.repeat(starts, counts)  # position within the user
     n = counts[user[perm]]
-    n_val = np.where(n >= 3, np.maximum(1, np.floor(ratios[1] * n)), 0).astype(np.int64)
-    n_test = np.where(n >= 3, np.maximum(1, np.floor(ratios[2] * n)), 0).astype(np.int64)
+    if rule == 'floor':
+        n_val = np.maximum(1, np.floor(ratios[1] * n))
+        n_test = np.maximum(1, np.floor(ratios[2] * n))
+    else:
+        held = ratios[1] + ratios[2]
+        n_held = np.floor(held * n)
+        n_val = np.where(n < 10, 1, np.floor(n_held * (ratios[1] / held if held else 0)))
+        n_test = np.where(n < 10, 1, n_held - n_val)
+    n_val = np.where(n >= 3, n_val, 0).astype(np.int64)
+    n_test = np.where(n >= 3, n_test, 0).astype(np.int64)
     labels = np.zeros(len(user), dtype=np.int64)
     labels[perm] = np.where(rank >= n - n_test, TEST,
                             np.where(rank >= n - n_test - n_val, VALID, TRAIN))

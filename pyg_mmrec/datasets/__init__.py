@@ -28,7 +28,10 @@ from pyg_mmrec.datasets.base import (
     get_dataset_class,
     register_dataset,
 )
+from pyg_mmrec.datasets.cornac import CornacAmazonClothing
+from pyg_mmrec.datasets.microlens import MicroLens100K
 from pyg_mmrec.datasets.movielens import MovieLens, MovieLens1M, MovieLens100K
+from pyg_mmrec.datasets.prepare import k_core, prepare_amazon
 from pyg_mmrec.datasets.tiktok import TikTok
 from pyg_mmrec.datasets.unpickle import load_sparse_pickle
 
@@ -41,7 +44,9 @@ __all__ = [
     'AmazonElec',
     'AmazonMMRec',
     'AmazonSports',
+    'CornacAmazonClothing',
     'Dataset',
+    'MicroLens100K',
     'MovieLens',
     'MovieLens100K',
     'MovieLens1M',
@@ -50,6 +55,8 @@ __all__ = [
     'data_home',
     'download_url',
     'get_dataset_class',
+    'k_core',
     'load_sparse_pickle',
+    'prepare_amazon',
     'register_dataset',
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyg_mmrec.data.readers import MMREC_COLUMNS, read_table
+from pyg_mmrec.data.readers import ID_MAPS, MMREC_COLUMNS, read_id_map, read_table
 from pyg_mmrec.datasets.base import Dataset, RawFile, register_dataset
 from pyg_mmrec.errors import DataError
 
@@ -86,24 +86,6 @@ class AmazonMMRec(Dataset):
                 if raw.name in found:
                     shutil.move(found[raw.name], self.raw_path(raw.name))
 
-    def id_map(self, fname: str, column: str, n: int) -> list[str] | None:
-        """Raw ids in internal id order from an MMRec id map, or :obj:`None` if absent."""
-        path = self.raw_path(fname)
-        if not path.is_file():
-            return None
-        header = path.read_text(encoding='utf-8').split('\n', 1)[0].split('\t')
-        raw = [h for h in header if h != column]
-        if column not in header or len(raw) != 1:
-            raise DataError(f"{path}, line 1: header {header}; expected two tab-separated "
-                            f"columns, a raw id and {column!r}")
-        table = read_table(path, {column: 'int', raw[0]: 'str'})
-        ids = dict(zip(table[column].tolist(), table[raw[0]].tolist(), strict=True))
-        missing = next((i for i in range(n) if i not in ids), None)
-        if missing is not None:
-            raise DataError(f"{path}: no raw id for {column} {missing}; expected one per id "
-                            f"from 0 to {n - 1}")
-        return [ids[i] for i in range(n)]
-
     def process(self) -> dict:
         inter = self.raw_path(f'{self.category}.inter')
         table = read_table(inter, {c: 'int' for c in MMREC_COLUMNS})
@@ -118,8 +100,10 @@ class AmazonMMRec(Dataset):
         num_users = int(table['userID'].max()) + 1
         return dict(user=table['userID'], item=table['itemID'], split=table['x_label'],
                     num_users=num_users, num_items=num_items, features=features,
-                    user_ids=self.id_map('u_id_mapping.csv', 'userID', num_users),
-                    item_ids=self.id_map('i_id_mapping.csv', 'itemID', num_items))
+                    **{f'{store}_ids': read_id_map(self.raw_path(fname), column, n)
+                       if self.raw_path(fname).is_file() else None
+                       for (store, (fname, column, _)), n in zip(
+                           ID_MAPS.items(), (num_users, num_items), strict=True)})
 
 
 @register_dataset

@@ -4,9 +4,10 @@ A dataset lives in one folder, its ``root`` (by default ``<data home>/<name>``, 
 :func:`data_home`)::
 
     root/raw/         the source's files, exactly as published (verified against their checksums)
-    root/processed/   an MMRec folder (``<name>.inter``, ``<m>_feat.npy``) plus the id maps
-                      ``user_ids.txt`` / ``item_ids.txt`` and optional ``item_text.txt``,
-                      read back with :func:`~pyg_mmrec.data.load_mmrec`
+    root/processed/   an MMRec folder (``<name>.inter``, ``<m>_feat.npy``, where the source has
+                      raw ids MMRec's id maps ``u_id_mapping.csv`` / ``i_id_mapping.csv``)
+                      plus an optional ``item_text.txt``, read back with
+                      :func:`~pyg_mmrec.data.load_mmrec`
 
 A download is written to ``raw/.<file>.part`` and renamed onto its name only once it is complete
 and its checksum matches, so a file under its own name in ``raw/`` is always whole; a leftover
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from pyg_mmrec.data.readers import load_mmrec
+from pyg_mmrec.data.readers import ID_MAPS, id_map_text, load_mmrec
 from pyg_mmrec.data.splits import DataSplits
 from pyg_mmrec.errors import ConfigError, DataError
 from pyg_mmrec.utils import atomic_write
@@ -38,6 +39,9 @@ from pyg_mmrec.utils import atomic_write
 log = logging.getLogger(__name__)
 
 HOME_ENV = 'PYG_MMREC_HOME'
+#: The layout of ``processed/`` (in ``done.json``): a folder of another layout is processed
+#: again. 2: MMRec's id maps ``u_id_mapping.csv`` / ``i_id_mapping.csv``.
+PROCESSED_FORMAT = 2
 #: Registered dataset name to dataset class (see :func:`register_dataset`).
 DATASETS: dict[str, type[Dataset]] = {}
 
@@ -198,6 +202,25 @@ def download_url(url: str, path: Path, raw: RawFile, progress: bool = True,
     os.replace(part, path)
 
 
+def check_count(values, n: int, what: str) -> list:
+    """``values`` as a list, checked to hold one entry per id (``n``)."""
+    values = list(values)
+    if len(values) != n:
+        raise DataError(f"{len(values)} {what} for {n} ids; expected one per id")
+    return values
+
+
+def check_raw_ids(values, n: int, what: str) -> list[str]:
+    """``values`` as strings, one per id (``n``), none holding a tab or a line break (they are
+    written one per row of a tab-separated file)."""
+    values = [str(v) for v in check_count(values, n, what)]
+    bad = next((i for i, v in enumerate(values) if any(c in v for c in '\t\n\r')), None)
+    if bad is not None:
+        raise DataError(f"{what}: entry {bad} ({values[bad]!r}) holds a tab or a line break; "
+                        f"raw ids are written one per row of a tab-separated file")
+    return values
+
+
 class Dataset:
     r"""Base class of the named datasets, in the style of PyG's datasets.
 
@@ -236,7 +259,7 @@ class Dataset:
             self.download()
         if force_reload and self.processed_dir.exists():
             shutil.rmtree(self.processed_dir)
-        if not (self.processed_dir / 'done.json').is_file():
+        if not self.is_processed():
             self.verify()
             self._process()
         self.splits = self.load()
@@ -253,6 +276,12 @@ class Dataset:
     @property
     def raw_file_names(self) -> list[str]:
         return [r.name for r in self.raw_files]
+
+    def is_processed(self) -> bool:
+        """Whether ``processed/`` is complete and in this version's layout."""
+        marker = self.processed_dir / 'done.json'
+        return marker.is_file() and json.loads(marker.read_text()).get(
+            'format') == PROCESSED_FORMAT
 
     def raw_path(self, name: str) -> Path:
         return self.raw_dir / name
@@ -333,26 +362,28 @@ class Dataset:
         for m, feat in features.items():
             steps.append((f'{m}_feat.npy', lambda f, x=feat: np.save(
                 f, np.asarray(x, dtype=np.float32), allow_pickle=False)))
-        for fname, ids, n in (('user_ids.txt', user_ids, num_users),
-                              ('item_ids.txt', item_ids, num_items),
-                              ('item_text.txt', item_text, num_items)):
+        for store, ids, n in (('user', user_ids, num_users), ('item', item_ids, num_items)):
             if ids is not None:
-                if len(ids) != n:
-                    raise DataError(f"{self.name}: {fname} would hold {len(ids)} lines, "
-                                    f"expected {n}")
-                steps.append((fname, lambda f, v=ids: f.write(''.join(
-                    f'{str(x).replace(chr(10), " ")}\n' for x in v).encode('utf-8'))))
+                fname, column, raw_column = ID_MAPS[store]
+                text = id_map_text(check_raw_ids(ids, n, f'{store} ids'), column, raw_column)
+                steps.append((fname, lambda f, t=text: f.write(t.encode('utf-8'))))
+        if item_text is not None:
+            steps.append(('item_text.txt', lambda f, v=item_text: f.write(''.join(
+                f'{" ".join(str(x).split())}\n' for x in check_count(v, num_items, 'item texts')
+            ).encode('utf-8'))))
         for fname, write in tqdm(steps, desc=f'processing {self.name}',
                                  disable=not self.progress):
             atomic_write(out / fname, write)
-        marker = {'name': self.name, 'num_users': int(num_users), 'num_items': int(num_items),
+        marker = {'format': PROCESSED_FORMAT, 'name': self.name, 'num_users': int(num_users),
+                  'num_items': int(num_items),
                   'raw_files': {r.name: r.sha256 for r in self.raw_files}}
         atomic_write(out / 'done.json', lambda f: f.write(json.dumps(marker).encode()))
 
     def load(self) -> DataSplits:
-        """The train / validation / test views from ``processed/``; the id maps (and item
-        texts) become ``data['user'].raw_id``, ``data['item'].raw_id`` (and
-        ``data['item'].text``), lists in internal id order."""
+        """The train / validation / test views from ``processed/``; the id maps become
+        ``data['user'].raw_id`` and ``data['item'].raw_id`` (see
+        :func:`~pyg_mmrec.data.load_mmrec`), the item texts ``data['item'].text``, lists in
+        internal id order."""
         marker = json.loads((self.processed_dir / 'done.json').read_text())
         splits = load_mmrec(self.processed_dir, name=self.name)
         if splits.num_users != marker['num_users'] or splits.num_items != marker['num_items']:
@@ -360,16 +391,11 @@ class Dataset:
             raise DataError(f"{self.processed_dir}: holds {splits.num_users} users and "
                             f"{splits.num_items} items, done.json says {marker['num_users']} "
                             f"and {marker['num_items']}; rerun with force_reload=True")
-        extra = {}
-        for fname, store, key in (('user_ids.txt', 'user', 'raw_id'),
-                                  ('item_ids.txt', 'item', 'raw_id'),
-                                  ('item_text.txt', 'item', 'text')):
-            path = self.processed_dir / fname
-            if path.is_file():
-                extra[store, key] = path.read_text(encoding='utf-8').splitlines()
-        for view in splits:
-            for (store, key), values in extra.items():
-                view[store][key] = values
+        texts = self.processed_dir / 'item_text.txt'
+        if texts.is_file():
+            lines = texts.read_text(encoding='utf-8').splitlines()
+            for view in splits:
+                view['item'].text = lines
         return splits
 
     @classmethod

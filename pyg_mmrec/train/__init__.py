@@ -9,15 +9,18 @@ from pyg_mmrec.train.config import (
     resolve,
     split_config,
 )
-from pyg_mmrec.train.evaluation import evaluate, recommend
+from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.harness import Cell, read_cell, run_cell, run_isolated
 from pyg_mmrec.train.search import half_fraction, tune
+from pyg_mmrec.train.serving import Recommendations, RecommendIndex, recommend
 from pyg_mmrec.train.trainer import Trainer, load_model, make_trainer, resume_run, run
 
 __all__ = [
     'Cell',
     'MODELS',
     'ModelSpec',
+    'RecommendIndex',
+    'Recommendations',
     'TrainConfig',
     'Trainer',
     'evaluate',

@@ -24,6 +24,7 @@ from pyg_mmrec.registry import get_model_class, name_of
 from pyg_mmrec.train.checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
 from pyg_mmrec.train.config import TrainConfig, resolve
 from pyg_mmrec.train.evaluation import evaluate
+from pyg_mmrec.train.serving import INDEX_KEY, RecommendIndex
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +327,8 @@ class Trainer:
             save_checkpoint(self.out_dir / CHECKPOINT, self._checkpoint())
 
     def _checkpoint(self, test: dict[str, float] | None = None,
-                    last_state: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+                    last_state: dict[str, torch.Tensor] | None = None,
+                    index: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
             **self.run_info,
             'hparams': self.model.hparams,
@@ -343,6 +345,7 @@ class Trainer:
             'rng': torch.get_rng_state(),
             'history': self.history,
             'bad_epochs': self.bad_epochs,
+            INDEX_KEY: index,
         }
 
     def _restore(self) -> None:
@@ -412,7 +415,14 @@ class Trainer:
             'num_parameters': sum(p.numel() for p in self.model.parameters()),
         }
         if self.out_dir is not None:
-            save_checkpoint(self.out_dir / CHECKPOINT, self._checkpoint(test, last_state))
+            # The best model's representations, for recommend() without the dataset; the
+            # forward pass must not move the random state that a resumed run continues from.
+            index = None
+            if self.best_state is not None:
+                with torch.random.fork_rng(devices=[]):
+                    index = RecommendIndex.from_model(self.model, self.splits).payload()
+            save_checkpoint(self.out_dir / CHECKPOINT,
+                            self._checkpoint(test, last_state, index))
             write_json(self.out_dir / RESULTS, results)
         return results
 

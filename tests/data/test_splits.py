@@ -33,6 +33,21 @@ def test_split_counts_per_user():
             assert train == n - val - test
 
 
+def test_mmrec_rule_counts():
+    # MMRec's 1splitting.ipynb, by hand: fewer than 10 -> one each; else int(0.2 n) held out,
+    # half (rounded down) to validation, the rest to test.
+    expected = {3: (1, 1, 1), 9: (7, 1, 1), 10: (8, 1, 1), 14: (12, 1, 1), 15: (12, 1, 2),
+                20: (16, 2, 2), 25: (20, 2, 3), 59: (48, 5, 6)}
+    sizes = list(expected) + [1, 2]
+    user = interleaved_users(sizes)
+    labels = split_per_user(user, len(sizes), seed=4, rule='mmrec')
+    got = {n: tuple(c) for n, c in zip(sizes, counts(user, labels, len(sizes)).tolist(),
+                                         strict=True)}
+    assert got == {**expected, 1: (1, 0, 0), 2: (2, 0, 0)}
+    with pytest.raises(DataError, match="split rule 'x'"):
+        split_per_user(user, len(sizes), rule='x')
+
+
 @pytest.mark.parametrize('ratios', [(0.6, 0.3, 0.1), (0.5, 0.25, 0.25), (1.0, 0.0, 0.0)])
 def test_split_counts_follow_ratios(ratios):
     user = interleaved_users(SIZES)

@@ -50,17 +50,20 @@ def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def served_class(cls, folder, url, checksums=True):
+def served_class(cls, folder, url, checksums=True, base=None):
     """A subclass of ``cls`` whose raw files are the ones in ``folder``, served at ``url``,
     with their real sizes and SHA-256 (like the source's class, with the fixture's files), or
-    with none known if not ``checksums``."""
+    with none known if not ``checksums``. With ``base`` (the source's address), each file keeps
+    its path below it, as the source lays its files out (``folder`` then mirrors that
+    layout); without, every file is served at ``url/<name>``."""
     raws = []
     for raw in cls.raw_files:
-        path = folder / raw.name
+        relative = raw.url.removeprefix(base) if base else raw.name
+        path = folder / relative
         known = dict(sha256=None, size=None, md5=None)
         if checksums and path.is_file():
             known.update(sha256=sha256(path), size=path.stat().st_size)
-        raws.append(replace(raw, url=f'{url}/{raw.name}', **known))
+        raws.append(replace(raw, url=f'{url}/{relative}', **known))
     return type(cls.__name__, (cls, ), {'raw_files': tuple(raws)})
 
 

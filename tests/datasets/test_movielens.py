@@ -1,5 +1,6 @@
 """MovieLens-100K and 1M from GroupLens zips, served locally in their real layout."""
 import hashlib
+import json
 import zipfile
 
 import numpy as np
@@ -53,6 +54,29 @@ def write_1m(path, rows):
 def text(movie):
     title, year, genres = MOVIES[movie - 1]
     return f"{title} ({year}): {' '.join(GENRES[g] for g in genres)}"
+
+
+def test_processed_layout_has_mmrec_id_maps_and_an_older_one_is_redone(server, served_class,
+                                                                       tmp_path):
+    url, folder, httpd = server
+    write_100k(folder / 'ml-100k.zip', ratings())
+    cls = served_class(MovieLens100K, folder, url)
+    dataset = cls(root=tmp_path / 'ml', progress=False)
+    processed = dataset.processed_dir
+    assert (processed / 'u_id_mapping.csv').read_text().splitlines()[:3] == [
+        'user_id\tuserID', '1\t0', '2\t1']
+    assert (processed / 'i_id_mapping.csv').read_text().splitlines()[0] == 'item_id\titemID'
+    # A folder of the earlier layout (id maps as user_ids.txt, a marker without its format)
+    # is processed again rather than read without its raw ids.
+    marker = json.loads((processed / 'done.json').read_text())
+    del marker['format']
+    (processed / 'done.json').write_text(json.dumps(marker))
+    (processed / 'u_id_mapping.csv').unlink()
+    (processed / 'user_ids.txt').write_text('stale\n')
+    splits = cls(root=dataset.root, progress=False).splits
+    assert splits.train['user'].raw_id == ['1', '2', '3', '4', '6', '7', '8', '9']
+    assert not (processed / 'user_ids.txt').exists()
+    assert json.loads((processed / 'done.json').read_text())['format'] == 2
 
 
 @pytest.mark.parametrize('cls, write', [(MovieLens100K, write_100k), (MovieLens1M, write_1m)])
