@@ -52,7 +52,8 @@ def test_products_have_pytorchs_gradients_bit_for_bit():
 def test_propagation_layers_take_the_cached_transpose(monkeypatch):
     from pyg_mmrec.nn.conv import ItemItemConv
     seen = []
-    monkeypatch.setattr(sparse, 'transposed', lambda adj: seen.append(adj) or adj.t().to_sparse_csr())
+    monkeypatch.setattr(sparse, 'transposed',
+                        lambda adj: seen.append(adj) or adj.t().to_sparse_csr())
     adj = random_csr(40, 40, 2)
     x = torch.randn(40, 8, requires_grad=True)
     ItemItemConv(2, normalize=False)(x, adj).sum().backward()
