@@ -53,6 +53,8 @@ def _config(args: argparse.Namespace) -> dict:
     from pyg_mmrec.train import load_yaml, parse_overrides
     config = load_yaml(args.config) if args.config else {}
     config.update(parse_overrides(args.set or []))
+    if args.threads is not None:
+        config['threads'] = args.threads
     return config
 
 
@@ -300,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--resume', action='store_true',
                    help="continue from OUT/checkpoint.pt with the checkpoint's settings")
+    p.add_argument('--threads', type=int, metavar='N',
+                   help='intra-op threads (the config key threads; default 0: chosen from the '
+                        'CPUs this process may use). Jobs sharing a machine: give each its share')
     p.add_argument('--overwrite', action='store_true',
                    help='replace the run that OUT holds already')
     p.add_argument('--with-backbone', action='store_true',
@@ -318,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--resume', action='store_true',
                    help='continue an interrupted search in OUT (finished runs are kept)')
+    p.add_argument('--threads', type=int, metavar='N',
+                   help='intra-op threads (the config key threads; default 0: chosen from the '
+                        'CPUs this process may use). Jobs sharing a machine: give each its share')
     p.add_argument('--overwrite', action='store_true',
                    help='replace the search that OUT holds already')
     p.set_defaults(func=_tune)

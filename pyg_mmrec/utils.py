@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import math
 import os
 import tempfile
 import warnings
@@ -78,3 +79,62 @@ def quiet_sparse_csr() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Sparse (CSR tensor|invariant)')
         yield
+
+
+def available_cpus(cgroup_root: str | Path = '/sys/fs/cgroup') -> int:
+    """The number of CPUs this process may use: those of its affinity mask
+    (:func:`os.sched_getaffinity`), capped by the container's CPU quota where one is set
+    (cgroup v2 ``cpu.max``, or v1 ``cpu/cpu.cfs_quota_us`` over ``cpu.cfs_period_us``), rounded
+    down and at least 1. :func:`os.cpu_count` alone counts the machine's CPUs, which a job
+    restricted to fewer oversubscribes.
+
+    Args:
+        cgroup_root (str or Path): Where the cgroup file system is mounted.
+    """
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+            else os.cpu_count() or 1)
+    quota = _cgroup_quota(Path(cgroup_root))
+    if quota is not None:
+        cpus = min(cpus, max(1, math.floor(quota)))
+    return max(1, cpus)
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    """The CPU quota of the cgroup mounted at ``root``, in CPUs; :obj:`None` if there is none
+    (no such file, no limit, or content that is not a quota)."""
+    try:
+        fields = (root / 'cpu.max').read_text().split()
+        if len(fields) == 2 and fields[0] != 'max':
+            return int(fields[0]) / int(fields[1])
+        return None
+    except (OSError, ValueError, ZeroDivisionError):
+        pass
+    try:
+        quota = int((root / 'cpu' / 'cpu.cfs_quota_us').read_text())
+        period = int((root / 'cpu' / 'cpu.cfs_period_us').read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def auto_threads(cgroup_root: str | Path = '/sys/fs/cgroup') -> int:
+    """The intra-op thread count that the setting ``threads=0`` (auto) chooses: the
+    environment's ``OMP_NUM_THREADS`` where it holds a positive integer (the user's explicit
+    choice for the process), else :func:`available_cpus`."""
+    value = os.environ.get('OMP_NUM_THREADS', '').strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return available_cpus(cgroup_root)
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int) -> Iterator[int]:
+    """Within the block, PyTorch runs ``threads`` intra-op threads (``0``:
+    :func:`auto_threads`); the previous count is restored afterwards. Yields the count."""
+    count = threads or auto_threads()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        torch.set_num_threads(previous)

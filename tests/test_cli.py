@@ -69,6 +69,14 @@ def test_config_file_and_overrides(mmrec_folder, tmp_path):
     assert results['config']['embedding_dim'] == 4 and results['config']['epochs'] == 2
 
 
+def test_threads_flag_is_the_threads_setting(mmrec_folder, tmp_path):
+    out = tmp_path / 'run'
+    assert main(['train', '--model', 'bprmf', '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=1', 'progress=false', '--threads', '2']) == 0
+    results = json.loads((out / 'results.json').read_text())
+    assert results['config']['threads'] == 2 and results['torch_threads'] == 2
+
+
 def test_data_info(mmrec_folder, capsys):
     assert main(['data', 'info', str(mmrec_folder)]) == 0
     info = json.loads(capsys.readouterr().out)

@@ -45,6 +45,16 @@ class TrainConfig:
         deterministic (bool): Make the run bitwise reproducible: one intra-op thread and
             deterministic algorithms during training (see :doc:`/evaluation`).
             (default: :obj:`False`)
+        threads (int): Intra-op threads of training and evaluation; ``0`` chooses them from
+            the CPUs the process may use (:func:`~pyg_mmrec.utils.auto_threads`: the
+            environment's ``OMP_NUM_THREADS`` if set, else the affinity mask capped by the
+            container's CPU quota). When several jobs share a machine, give each its share
+            (see :ref:`threads`). ``deterministic`` overrides it with one thread.
+            (default: :obj:`0`)
+        fused_optimizer (bool): Step Adam with PyTorch's fused kernel, several times faster
+            than the default multi-tensor step on models with large embedding tables, but
+            its updates differ from the default's in the last bits, so a run with it does not
+            reproduce one without it bitwise. (default: :obj:`False`)
 
     Each field's annotation declares its type and range (:mod:`pyg_mmrec.params`); a value
     outside it raises a one-line :class:`~pyg_mmrec.errors.ConfigError`.
@@ -63,6 +73,8 @@ class TrainConfig:
     max_scores: Annotated[int, Range(1, 2**34)] = 2**20
     progress: bool = True
     deterministic: bool = False
+    threads: Annotated[int, Range(0, 4096)] = 0
+    fused_optimizer: bool = False
 
     def __post_init__(self):
         for key, param in declared(TrainConfig).items():

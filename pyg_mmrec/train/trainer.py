@@ -25,6 +25,7 @@ from pyg_mmrec.train.checkpoint import atomic_write, load_checkpoint, save_check
 from pyg_mmrec.train.config import TrainConfig, resolve
 from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.serving import INDEX_KEY, RecommendIndex
+from pyg_mmrec.utils import intra_op_threads
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ EPOCH_LOG = 'log.jsonl'
 
 #: Settings that a resumed run may change (they affect neither the weights nor the order of
 #: the batches already run): more epochs, another patience, the progress bar, the memory
-#: bound of evaluation. The results record the values in effect.
-RESUME_MAY_CHANGE = frozenset({'epochs', 'patience', 'progress', 'max_scores'})
+#: bound of evaluation, the thread count. The results record the values in effect.
+RESUME_MAY_CHANGE = frozenset({'epochs', 'patience', 'progress', 'max_scores', 'threads'})
 #: The largest cut-off allowed beyond the number of items (the defaults' 50 on a small test
 #: catalogue); the ranked lists are padded to the largest cut-off.
 MAX_K_BEYOND_CATALOGUE = 100
@@ -177,18 +178,26 @@ class Trainer:
         self.evaluator = RankingEvaluator(self.config.ks, self.config.max_scores)
         self.loader = TripletLoader(splits.train[INTERACTS].edge_index, splits.num_items,
                                     self.config.batch_size, self.config.seed, rank, world_size)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr,
-                                          weight_decay=self.config.weight_decay)
+        self.optimizer = self._adam(model.parameters(), self.config.lr)
         self.stages = model.stages()
-        self.stage_optimizers = [
-            torch.optim.Adam(stage.parameters, lr=self.config.lr if stage.lr is None else stage.lr,
-                             weight_decay=self.config.weight_decay) for stage in self.stages]
+        self.stage_optimizers = [self._adam(stage.parameters,
+                                            self.config.lr if stage.lr is None else stage.lr)
+                                 for stage in self.stages]
         self.history: list[dict[str, Any]] = []
         self.best_epoch = -1
         self.best_valid: dict[str, float] = {}
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_epochs = 0
         self.epoch = 0  # the next epoch to run
+
+    def _adam(self, parameters, lr: float) -> torch.optim.Adam:
+        """Adam over ``parameters``: PyTorch's multi-tensor ("foreach") implementation, which
+        on CPU takes half the time of the per-tensor loop and computes the same values bit for
+        bit, or, with the setting ``fused_optimizer``, its fused kernel (faster still, but its
+        updates differ in the last bits)."""
+        kind = {'fused': True} if self.config.fused_optimizer else {'foreach': True}
+        return torch.optim.Adam(parameters, lr=lr, weight_decay=self.config.weight_decay,
+                                **kind)
 
     @property
     def is_main(self) -> bool:
@@ -266,7 +275,7 @@ class Trainer:
         Raises:
             TrainingError: On a non-finite loss term or gradient (the last checkpoint is kept).
         """
-        with deterministic(self.config.deterministic):
+        with intra_op_threads(self.config.threads), deterministic(self.config.deterministic):
             return self._fit(resume, test)
 
     def _fit(self, resume: bool, test: bool) -> dict[str, Any]:
@@ -412,6 +421,7 @@ class Trainer:
             'test_seconds': test_seconds,
             'total_train_seconds': sum(train_times) + sum(eval_times),
             'peak_rss_mb': peak_rss_mb(),
+            'torch_threads': torch.get_num_threads(),
             'num_parameters': sum(p.numel() for p in self.model.parameters()),
         }
         if self.out_dir is not None:

@@ -19,7 +19,7 @@ from pyg_mmrec.train import make_trainer
 GOLDEN = Path(__file__).with_name('golden_values.json')
 EPOCHS = 3
 TRAIN = {'epochs': EPOCHS, 'patience': EPOCHS, 'batch_size': 512, 'progress': False,
-         'seed': 11}
+         'seed': 11, 'threads': 1}
 
 BACKBONES = ('bm3', 'bprmf', 'buir', 'dualgnn', 'freedom', 'grcn', 'lattice', 'layergcn',
              'lightgcn', 'micro', 'mmgcn', 'selfcf', 'sgl', 'vbpr', 'vlattice', 'vlightgcn')

@@ -236,3 +236,37 @@ def test_resume_with_stages_equals_uninterrupted_run(tiny_splits, tmp_path, monk
     with pytest.raises(CheckpointError, match="holds a 'staged' run, not a 'vbpr' one"):
         run('vbpr', tiny_splits, {**config, 'epochs': 6}, out_dir=tmp_path / 'part',
             resume=True)
+
+
+def test_threads_setting_holds_during_fit_only(tiny_splits, monkeypatch):
+    trainer = make_trainer('lightgcn', tiny_splits, {**FAST, 'epochs': 1, 'threads': 2})
+    seen, train_epoch = [], trainer.train_epoch
+
+    def spy():
+        seen.append(torch.get_num_threads())
+        return train_epoch()
+    monkeypatch.setattr(trainer, 'train_epoch', spy)
+    before = torch.get_num_threads()
+    results = trainer.fit(test=False)
+    assert seen == [2] and results['torch_threads'] == 2
+    assert torch.get_num_threads() == before
+
+
+def train_weights(trainer: Trainer, epochs: int = 2) -> dict:
+    for epoch in range(epochs):
+        trainer.epoch = epoch
+        trainer.train_epoch()
+    return trainer.model.state_dict()
+
+
+def test_default_adam_step_is_the_per_tensor_step_bit_for_bit(tiny_splits):
+    torch.manual_seed(0)
+    ours = make_trainer('vbpr', tiny_splits, FAST)
+    torch.manual_seed(0)
+    loop = make_trainer('vbpr', tiny_splits, FAST)
+    loop.optimizer = torch.optim.Adam(loop.model.parameters(), lr=FAST['lr'], foreach=False)
+    a, b = train_weights(ours), train_weights(loop)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    torch.manual_seed(0)
+    fused = train_weights(make_trainer('vbpr', tiny_splits, {**FAST, 'fused_optimizer': True}))
+    assert all(torch.allclose(a[k], fused[k], rtol=1e-4, atol=1e-6) for k in a)

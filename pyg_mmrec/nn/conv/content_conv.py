@@ -7,7 +7,7 @@ from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import degree, softmax
 
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.nn.conv.sparse import csr, weighted_spmm
+from pyg_mmrec.nn.conv.sparse import csr, transposed, weighted_spmm
 
 ATTENTIONS = ('mean', 'dot')
 
@@ -29,7 +29,7 @@ class _SampledDot(torch.autograd.Function):
         ptr, col, x = ctx.saved_tensors
         t = ptr.numel() - 1
         g = csr(ptr, col, grad, (t, x.size(0)))
-        grad_x = torch.sparse.mm(g.t(), x[:t])  # through x_j
+        grad_x = torch.sparse.mm(transposed(g), x[:t])  # through x_j
         grad_x[:t] += torch.sparse.mm(g, x)  # through x_i
         return None, None, grad_x
 

@@ -1,6 +1,8 @@
 """Sparse-dense products shared by the propagation layers."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
@@ -13,6 +15,51 @@ def csr(ptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tens
     """A sparse CSR tensor, without PyTorch's beta warning."""
     with quiet_sparse_csr():
         return torch.sparse_csr_tensor(ptr, col, values, size)
+
+
+#: The transposes of recently used CSR patterns (see :func:`transposed`), least recent first.
+_TRANSPOSES: OrderedDict[tuple, tuple[Tensor, ...]] = OrderedDict()
+#: How many patterns :data:`_TRANSPOSES` keeps (a model uses a handful).
+TRANSPOSE_CACHE_SIZE = 16
+
+
+def transposed(adj: Tensor) -> Tensor:
+    r"""``adj.t()`` of a CSR matrix as a CSR matrix: the same matrix, entry for entry and in
+    the same order, as ``adj.t().to_sparse_csr()``, which PyTorch forms (sorting every entry)
+    whenever it multiplies by a transposed CSR matrix, as in the backward pass of ``adj @ x``.
+    The transposed pattern and the permutation of the entries are computed once per pattern
+    (the graphs of a model keep theirs from batch to batch, only their values change) and
+    kept for the :data:`TRANSPOSE_CACHE_SIZE` most recent patterns; the cache holds the
+    pattern's index tensors, so their memory cannot be reused by another pattern while it is
+    cached."""
+    ptr, col = adj.crow_indices(), adj.col_indices()
+    key = (ptr.data_ptr(), col.data_ptr(), ptr.numel(), col.numel(), adj.size(1), ptr.device)
+    hit = _TRANSPOSES.get(key)
+    if hit is None:
+        order = csr(ptr, col, torch.arange(col.numel(), device=col.device), adj.shape)
+        order = order.t().to_sparse_csr()
+        hit = (ptr, col, order.crow_indices(), order.col_indices(), order.values())
+        _TRANSPOSES[key] = hit
+        if len(_TRANSPOSES) > TRANSPOSE_CACHE_SIZE:
+            _TRANSPOSES.popitem(last=False)
+    else:
+        _TRANSPOSES.move_to_end(key)
+    _, _, ptr_t, col_t, perm = hit
+    return csr(ptr_t, col_t, adj.values()[perm], (adj.size(1), adj.size(0)))
+
+
+class _SpMM(torch.autograd.Function):
+    r"""``adj @ x`` for a CSR ``adj`` with constant values, whose backward multiplies by the
+    cached :func:`transposed` ``adj`` (the product PyTorch's own backward computes, without
+    sorting the entries again on every call)."""
+    @staticmethod
+    def forward(ctx, adj: Tensor, x: Tensor) -> Tensor:
+        ctx.adj = adj
+        return spmm(adj, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:
+        return None, torch.sparse.mm(transposed(ctx.adj), grad)
 
 
 def adjacency_of(edge_index: Tensor, edge_weight: OptTensor, num_nodes: int
@@ -53,7 +100,7 @@ class _WeightedSpMM(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             grad_values = torch.sparse.sampled_addmm(adj, grad, x.t(), beta=0.0).values()
         if ctx.needs_input_grad[3]:
-            grad_x = torch.sparse.mm(adj.t(), grad)
+            grad_x = torch.sparse.mm(transposed(adj), grad)
         return None, None, grad_values, grad_x
 
 
@@ -70,4 +117,7 @@ def adjacency_spmm(adj_t: Adj, x: Tensor, values: OptTensor = None, reduce: str 
     (``reduce='sum'``)."""
     if values is not None:
         return weighted_spmm(adj_t.crow_indices(), adj_t.col_indices(), values, x)
+    if (reduce in ('sum', 'add') and x.requires_grad and isinstance(adj_t, Tensor)
+            and adj_t.layout == torch.sparse_csr and not adj_t.requires_grad):
+        return _SpMM.apply(adj_t, x)
     return spmm(adj_t, x, reduce=reduce)
