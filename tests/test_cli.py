@@ -79,6 +79,9 @@ def test_data_info(mmrec_folder, capsys):
      "unknown config key 'foo'"),
     (['train', '--model', 'bprmf', '--data', 'synthetic', '--out', 'x', '--set', 'lr'],
      'key=value'),
+    (['train', '--model', 'lightgcn', '--data', 'synthetic', '--out', 'x', '--set',
+      'robust=amr'], "robust='amr' needs a model with the capabilities (modality); "
+                     "'lightgcn' lacks (modality)"),
     (['data', 'info', '/nonexistent/folder'], 'no such dataset'),
     (['evaluate', '--checkpoint', '/nonexistent.pt', '--data', 'synthetic'], 'not found'),
 ])
@@ -179,6 +182,8 @@ def test_models_lists_every_key_with_default_and_range(capsys):
     out = capsys.readouterr().out
     assert "  embedding_dim=64  (an integer in [1, 65536])" in out
     assert "  lr=0.001  (a number in (0, 10])" in out and 'lattice (LATTICE):' in out
+    assert "  robust='none'  (one of ['none', 'amr', 'mg'])" in out
+    assert "  mg_interval=3  (an integer in [1, 1000000])" in out
 
 
 def test_interrupt_is_one_line_naming_the_checkpoint(mmrec_folder, tmp_path, capsys,
