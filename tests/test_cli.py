@@ -121,6 +121,19 @@ def test_plugin_next_to_its_backbone(mmrec_folder, tmp_path, capsys):
                                f"{bare['test']['Recall@20']:.4f}"]
 
 
+@pytest.mark.parametrize('model, extra', [('dvib', ['backbone=vbpr', 'robust=amr']),
+                                          ('vbpr', ['robust=mg'])])
+def test_robust_training_methods_from_the_command_line(model, extra, mmrec_folder, tmp_path):
+    out = tmp_path / 'run'
+    assert main(['train', '--model', model, '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=2', 'progress=false', 'embedding_dim=8', *extra]) == 0
+    results = json.loads((out / 'results.json').read_text())
+    robust = extra[-1].split('=')[1]
+    assert results['config']['robust'] == robust and results['model'] == model
+    log = [json.loads(line) for line in (out / 'log.jsonl').read_text().splitlines()]
+    assert all(('amr_adv' in r) == (robust == 'amr') for r in log)
+
+
 def test_with_backbone_needs_a_plugin(mmrec_folder, tmp_path, capsys):
     assert main(['train', '--model', 'lightgcn', '--data', str(mmrec_folder), '--out',
                  str(tmp_path / 'x'), '--with-backbone']) == 2

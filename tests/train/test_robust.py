@@ -131,6 +131,15 @@ def test_mirror_gradient_update_is_its_closed_form_on_a_quadratic(robust, interv
     assert torch.allclose(model.theta.detach(), expected, atol=1e-6)
 
 
+def test_mirror_gradient_takes_a_second_adam_step_on_every_interval_th_batch(tiny_splits):
+    trainer = make_trainer('vbpr', tiny_splits, {**TRAIN, 'batch_size': 128, 'robust': 'mg',
+                                                 'mg_interval': 3})
+    trainer.train_epoch()
+    batches = len(trainer.loader)
+    steps = {int(s['step']) for s in trainer.optimizer.state.values()}
+    assert batches > 3 and steps == {batches + -(-batches // 3)}
+
+
 def test_mirror_gradient_scales():
     mg = MirrorGradient(alpha1=1.0, alpha2=0.2, interval=3)
     assert [mg.scales(b) for b in range(5)] == [(1.0, -0.2), (1.0,), (1.0,), (1.0, -0.2),
