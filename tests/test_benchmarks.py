@@ -23,6 +23,7 @@ REPORTS = {
     'ibmrec': ('ibmrec', []),
     'knn_graph': ('knn_graph', []),
     'msi': ('msi', []),
+    'robust': ('robust', []),
 }
 
 

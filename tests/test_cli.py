@@ -89,6 +89,9 @@ def test_data_info(mmrec_folder, capsys):
      "unknown config key 'foo'"),
     (['train', '--model', 'bprmf', '--data', 'synthetic', '--out', 'x', '--set', 'lr'],
      'key=value'),
+    (['train', '--model', 'lightgcn', '--data', 'synthetic', '--out', 'x', '--set',
+      'robust=amr'], "robust='amr' needs a model with the capabilities (modality); "
+                     "'lightgcn' lacks (modality)"),
     (['data', 'info', '/nonexistent/folder'], 'no such dataset'),
     (['evaluate', '--checkpoint', '/nonexistent.pt', '--data', 'synthetic'], 'not found'),
 ])
@@ -130,6 +133,19 @@ def test_plugin_next_to_its_backbone(mmrec_folder, tmp_path, capsys):
     row = next(line for line in printed.splitlines() if line.startswith('Recall@20'))
     assert row.split()[1:] == [f"{plugin['test']['Recall@20']:.4f}",
                                f"{bare['test']['Recall@20']:.4f}"]
+
+
+@pytest.mark.parametrize('model, extra', [('dvib', ['backbone=vbpr', 'robust=amr']),
+                                          ('vbpr', ['robust=mg'])])
+def test_robust_training_methods_from_the_command_line(model, extra, mmrec_folder, tmp_path):
+    out = tmp_path / 'run'
+    assert main(['train', '--model', model, '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=2', 'progress=false', 'embedding_dim=8', *extra]) == 0
+    results = json.loads((out / 'results.json').read_text())
+    robust = extra[-1].split('=')[1]
+    assert results['config']['robust'] == robust and results['model'] == model
+    log = [json.loads(line) for line in (out / 'log.jsonl').read_text().splitlines()]
+    assert all(('amr_adv' in r) == (robust == 'amr') for r in log)
 
 
 def test_with_backbone_needs_a_plugin(mmrec_folder, tmp_path, capsys):
@@ -193,6 +209,8 @@ def test_models_lists_every_key_with_default_and_range(capsys):
     out = capsys.readouterr().out
     assert "  embedding_dim=64  (an integer in [1, 65536])" in out
     assert "  lr=0.001  (a number in (0, 10])" in out and 'lattice (LATTICE):' in out
+    assert "  robust='none'  (one of ['none', 'amr', 'mg'])" in out
+    assert "  mg_interval=3  (an integer in [1, 1000000])" in out
 
 
 def test_interrupt_is_one_line_naming_the_checkpoint(mmrec_folder, tmp_path, capsys,

@@ -43,8 +43,11 @@ class PlugIn(Recommender):
     to the backbone's :meth:`~Recommender.batch_loss`. A subclass states what it needs in
     :attr:`required_capabilities`; the backbones it supports follow from the registry. The
     hooks, scoring, evaluation and the per-epoch hook are the backbone's own (``with
-    plugin.perturb_hidden(hook)`` perturbs the backbone's :math:`\mathbf{H}`), so a
-    plug-in that only adds training terms costs nothing at inference.
+    plugin.perturb_hidden(hook)`` perturbs the backbone's :math:`\mathbf{H}`, ``with
+    plugin.perturb_features(hook)`` the features it reads, and
+    :meth:`~Recommender.offered_capabilities` are the backbone's), so a plug-in that only
+    adds training terms costs nothing at inference and composes with a training method
+    such as :class:`~pyg_mmrec.train.AMR`.
 
     Hyper-parameters form one flat namespace: ``backbone`` (a registered model name), the
     plug-in's own constructor arguments, and the backbone's hyper-parameters, e.g.
@@ -174,6 +177,19 @@ class PlugIn(Recommender):
                           multimedia: Tensor | None) -> Tensor:
         return self.backbone.item_graph_weight(edge_index, edge_weight, collaborative,
                                                multimedia)
+
+    @classmethod
+    def offered_capabilities(cls, config: Mapping[str, Any] | None = None
+                             ) -> frozenset[Capability]:
+        return cls.backbone_class((config or {}).get('backbone', cls.default_backbone)
+                                  ).capabilities
+
+    def perturb_features(self, hook: Callable[[str, Tensor], Tensor]
+                         ) -> contextlib.AbstractContextManager[None]:
+        return self.backbone.perturb_features(hook)
+
+    def item_features(self, data: HeteroData) -> dict[str, Tensor]:
+        return self.backbone.item_features(data)
 
     def multimedia_parameters(self) -> list[torch.nn.Parameter]:
         return self.backbone.multimedia_parameters()

@@ -11,18 +11,22 @@ from pyg_mmrec.train.config import (
 )
 from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.harness import Cell, read_cell, run_cell, run_isolated
+from pyg_mmrec.train.robust import AMR, MirrorGradient, TrainingMethod, training_method
 from pyg_mmrec.train.search import half_fraction, tune
 from pyg_mmrec.train.serving import Recommendations, RecommendIndex, recommend
 from pyg_mmrec.train.trainer import Trainer, load_model, make_trainer, resume_run, run
 
 __all__ = [
+    'AMR',
     'Cell',
     'MODELS',
+    'MirrorGradient',
     'ModelSpec',
     'RecommendIndex',
     'Recommendations',
     'TrainConfig',
     'Trainer',
+    'TrainingMethod',
     'evaluate',
     'get_model_class',
     'half_fraction',
@@ -41,5 +45,6 @@ __all__ = [
     'run_isolated',
     'save_checkpoint',
     'split_config',
+    'training_method',
     'tune',
 ]

@@ -11,7 +11,16 @@ import torch
 import yaml
 
 from pyg_mmrec.errors import ConfigError
-from pyg_mmrec.params import Param, Range, Weight, check, declared, from_default
+from pyg_mmrec.params import (
+    Choice,
+    Param,
+    Positive,
+    Range,
+    Weight,
+    check,
+    declared,
+    from_default,
+)
 from pyg_mmrec.registry import get_model_class
 
 if TYPE_CHECKING:
@@ -55,6 +64,25 @@ class TrainConfig:
             than the default multi-tensor step on models with large embedding tables, but
             its updates differ from the default's in the last bits, so a run with it does not
             reproduce one without it bitwise. (default: :obj:`False`)
+        robust (str): The robust training method (:mod:`pyg_mmrec.train.robust`):
+            ``'none'``, ``'amr'`` (:class:`~pyg_mmrec.train.AMR`, adversarial perturbation of
+            the item features; models with the ``modality`` capability) or ``'mg'``
+            (:class:`~pyg_mmrec.train.MirrorGradient`; any model). Composes with every
+            model, plug-ins included (``--model dvib --set robust=mg``).
+            (default: :obj:`'none'`)
+        amr_epsilon (float): AMR's perturbation size :math:`\epsilon` per item and
+            modality. (default: :obj:`0.1`)
+        amr_lambda (float): AMR's weight :math:`\lambda` of the adversarial term.
+            (default: :obj:`1.0`)
+        mg_alpha1 (float): MG's scale :math:`\alpha_1` of the step before a mirrored one.
+            (default: :obj:`1.0`)
+        mg_alpha2 (float): MG's scale :math:`\alpha_2` of the mirrored step.
+            (default: :obj:`0.2`)
+        mg_interval (int): MG's interval :math:`\beta`: a mirrored pair of steps every this
+            many batches. (default: :obj:`3`)
+
+    The keys of a method other than the one ``robust`` selects are ignored (so that one
+    config can serve runs with different methods).
 
     Each field's annotation declares its type and range (:mod:`pyg_mmrec.params`); a value
     outside it raises a one-line :class:`~pyg_mmrec.errors.ConfigError`.
@@ -75,6 +103,12 @@ class TrainConfig:
     deterministic: bool = False
     threads: Annotated[int, Range(0, 4096)] = 0
     fused_optimizer: bool = False
+    robust: Choice('none', 'amr', 'mg') = 'none'
+    amr_epsilon: Positive = 0.1
+    amr_lambda: Weight = 1.0
+    mg_alpha1: Positive = 1.0
+    mg_alpha2: Weight = 0.2
+    mg_interval: Annotated[int, Range(1, 10**6)] = 3
 
     def __post_init__(self):
         for key, param in declared(TrainConfig).items():
@@ -184,9 +218,12 @@ def resolve(model: str, config: Mapping[str, Any] | None = None) -> ModelSpec:
     read, for :func:`~pyg_mmrec.train.run`, :func:`~pyg_mmrec.train.tune` and the CLI.
 
     Raises:
-        ConfigError: For an unknown model, an unknown key or a value of the wrong type.
+        ConfigError: For an unknown model, an unknown key, a value of the wrong type, or a
+            model without what the training method ``robust`` needs.
     """
+    from pyg_mmrec.train.robust import check_capabilities
     cls = get_model_class(model)
     defaults = cls.hparam_defaults(config)
     train, hparams = split_config(config or {}, defaults, model, cls.hparam_specs(config))
+    check_capabilities(train.robust, cls, model, config)
     return ModelSpec(model.lower(), cls, train, hparams, defaults)

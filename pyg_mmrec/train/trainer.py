@@ -24,6 +24,7 @@ from pyg_mmrec.registry import get_model_class, name_of
 from pyg_mmrec.train.checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
 from pyg_mmrec.train.config import TrainConfig, resolve
 from pyg_mmrec.train.evaluation import evaluate
+from pyg_mmrec.train.robust import training_method
 from pyg_mmrec.train.serving import INDEX_KEY, RecommendIndex
 from pyg_mmrec.utils import intra_op_threads
 
@@ -132,6 +133,12 @@ class Trainer:
     validation ``metric``, the best state is restored and the test split is evaluated
     **once**, at that epoch. Model selection never sees the test split.
 
+    The trainer setting ``robust`` selects a training method
+    (:mod:`pyg_mmrec.train.robust`), which gives the loss of a batch (the model's own, or
+    :class:`~pyg_mmrec.train.AMR`'s adversarial objective around it) and the steps taken on it
+    (one, or :class:`~pyg_mmrec.train.MirrorGradient`'s mirrored pair); it applies to any
+    model, plug-ins included.
+
     A model may ask for further optimisation stages (its
     :meth:`~pyg_mmrec.nn.models.Recommender.stages`, e.g. IBMRec's second stage): after each
     step on the model's loss, each :class:`~pyg_mmrec.nn.models.Stage` computes its own loss on
@@ -179,6 +186,8 @@ class Trainer:
         self.loader = TripletLoader(splits.train[INTERACTS].edge_index, splits.num_items,
                                     self.config.batch_size, self.config.seed, rank, world_size)
         self.optimizer = self._adam(model.parameters(), self.config.lr)
+        self.method = training_method(self.config)
+        self.method.check_data(splits.train)
         self.stages = model.stages()
         self.stage_optimizers = [self._adam(stage.parameters,
                                             self.config.lr if stage.lr is None else stage.lr)
@@ -215,13 +224,9 @@ class Trainer:
         self.loader.set_epoch(self.epoch)
         totals: dict[str, float] = {}
         for batch, (user, pos, neg) in enumerate(self.loader):
-            losses = self.model.loss(self.splits.train, user, pos, neg)
-            self._check_finite(batch, losses)
-            self.optimizer.zero_grad()
-            losses['loss'].backward()
-            _average_gradients(self.model.parameters())
-            self._check_gradients(batch, 'loss', self.model.named_parameters())
-            self.optimizer.step()
+            steps = [self._step(batch, scale, user, pos, neg)
+                     for scale in self.method.scales(batch)]
+            losses = steps[0]  # the first step's terms are logged (MG's mirrored one follows)
             for stage, optimizer in zip(self.stages, self.stage_optimizers, strict=True):
                 loss = stage.loss(self.splits.train, user, pos, neg)
                 grads = torch.autograd.grad(loss, stage.parameters, allow_unused=True)
@@ -239,6 +244,19 @@ class Trainer:
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + value.item()
         return {key: value / len(self.loader) for key, value in totals.items()}
+
+    def _step(self, batch: int, scale: float, user: torch.Tensor, pos: torch.Tensor,
+              neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimiser step on ``scale`` times the training method's loss of the batch at
+        the current parameters; returns the loss terms."""
+        losses = self.method.loss(self.model, self.splits.train, user, pos, neg)
+        self._check_finite(batch, losses)
+        self.optimizer.zero_grad()
+        (losses['loss'] if scale == 1.0 else scale * losses['loss']).backward()
+        _average_gradients(self.model.parameters())
+        self._check_gradients(batch, 'loss', self.model.named_parameters())
+        self.optimizer.step()
+        return losses
 
     def _stop_nonfinite(self, batch: int, what: str) -> None:
         kept = (f"the last good checkpoint ({self.out_dir / CHECKPOINT}) is kept"

@@ -45,7 +45,8 @@ class Capability(enum.StrEnum):
     HIDDEN = 'hidden'
     #: On data with item features, :attr:`Encoded.modality` holds one representation
     #: :math:`\mathbf{Z}^k` per modality, computed from the raw features :math:`\mathbf{M}^k`
-    #: of :meth:`Recommender.item_features`.
+    #: of :meth:`Recommender.item_features` (so that :meth:`Recommender.perturb_features`
+    #: reaches them).
     MODALITY = 'modality'
     #: The user and item states are an ID part next to a multimedia part, split at
     #: :attr:`Encoded.id_channels` (:attr:`Encoded.user_multimedia`,
@@ -180,6 +181,7 @@ class Recommender(torch.nn.Module):
         self.num_items = num_items
         self._hidden_hook: Callable[[Tensor], Tensor] | None = None
         self._item_graph_hook: Callable[..., Tensor] | None = None
+        self._feature_hook: Callable[[str, Tensor], Tensor] | None = None
         self._adj_key: tuple | None = None
         self._adj: Tensor | None = None
 
@@ -315,10 +317,33 @@ class Recommender(torch.nn.Module):
             self._adj_key = key
         return self._adj
 
-    @staticmethod
-    def item_features(data: HeteroData) -> dict[str, Tensor]:
-        r"""The raw modality features :math:`\mathbf{M}^k` of ``data``, by modality."""
-        return {m: data['item'][feature_key(m)] for m in modalities(data)}
+    @classmethod
+    def offered_capabilities(cls, config: Mapping[str, Any] | None = None
+                             ) -> frozenset[Capability]:
+        """The capabilities of the model that ``config`` (the user's settings) builds: its
+        :attr:`capabilities` (a plug-in's are those of its backbone, whose hooks it passes
+        on), for a training method that needs one (e.g. :class:`~pyg_mmrec.train.AMR`)."""
+        return cls.capabilities
+
+    @contextlib.contextmanager
+    def perturb_features(self, hook: Callable[[str, Tensor], Tensor]) -> Iterator[None]:
+        r"""Within the ``with`` block, models with :attr:`Capability.MODALITY` read the raw
+        features :math:`\mathbf{M}^k` of modality ``k`` as ``hook(k, M^k)`` in every forward
+        pass (e.g. AMR's adversarial :math:`\mathbf{M}^k + \boldsymbol{\Delta}^k`); graphs
+        computed from the features before training stay as they are."""
+        previous, self._feature_hook = self._feature_hook, hook
+        try:
+            yield
+        finally:
+            self._feature_hook = previous
+
+    def item_features(self, data: HeteroData) -> dict[str, Tensor]:
+        r"""The raw modality features :math:`\mathbf{M}^k` of ``data``, by modality, as the
+        hook of :meth:`perturb_features` (if one is set) returns them."""
+        features = {m: data['item'][feature_key(m)] for m in modalities(data)}
+        if self._feature_hook is None:
+            return features
+        return {m: self._feature_hook(m, x) for m, x in features.items()}
 
     def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
                        ) -> list[Tensor]:

@@ -83,10 +83,16 @@ def test_lightgcn_propagates_over_training_graph_only(tiny_splits):
     assert torch.equal(out_train, out_test_view)
 
 
-def _forward_through_hooks(model, data, item_graph_weight=None):
-    """A forward pass recording what the model passes through its hidden-layer and
-    item-graph hooks (the item-graph weights replaced by ``item_graph_weight``, if given)."""
+def _forward_through_hooks(model, data, item_graph_weight=None, features=None):
+    """A forward pass recording what the model passes through its hidden-layer, item-graph
+    and feature hooks (the item-graph weights replaced by ``item_graph_weight``, the features
+    by ``features(m, x)``, if given); the modalities read are in ``model.read``."""
     hidden, graphs = [], []
+    model.read = []
+
+    def on_features(m, x):
+        model.read.append(m)
+        return x if features is None else features(m, x)
 
     def on_hidden(h):
         hidden.append(h)
@@ -96,7 +102,8 @@ def _forward_through_hooks(model, data, item_graph_weight=None):
         graphs.append((edge_index, edge_weight, collaborative, multimedia))
         return edge_weight if item_graph_weight is None else item_graph_weight(edge_weight)
 
-    with model.perturb_hidden(on_hidden), model.perturb_item_graph(on_graph):
+    with (model.perturb_hidden(on_hidden), model.perturb_item_graph(on_graph),
+          model.perturb_features(on_features)):
         out = model.encode(data)
     return out, hidden, graphs
 
@@ -116,6 +123,12 @@ def test_declared_capabilities_are_what_the_forward_pass_offers(cls, tiny_splits
     if Capability.MODALITY in cls.capabilities:
         assert set(out.modality) == set(model.item_features(data))
         assert all(z.size(0) == tiny_splits.num_items for z in out.modality.values())
+        # the features the hook returns are the ones the representations come from
+        assert set(model.read) == set(out.modality)
+        moved, _, _ = _forward_through_hooks(model, data, features=lambda m, x: x + 1.0)
+        assert all(not torch.allclose(moved.modality[m], z) for m, z in out.modality.items())
+    else:
+        assert model.read == []
 
     if Capability.MULTIMEDIA in cls.capabilities:
         assert 0 < out.id_channels < out.user.size(1)
