@@ -1,28 +1,10 @@
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import spmm
 
 from pyg_mmrec.nn.conv.propagation import Propagation
-
-
-class _SymmetricSpMM(torch.autograd.Function):
-    r"""``adj @ x`` for a symmetric sparse ``adj`` whose backward reuses ``adj``.
-
-    PyTorch's backward of a CSR product transposes the matrix on every call, which costs more
-    than the product itself; for the symmetric-normalised user-item graph
-    :math:`\mathbf{A}^\top = \mathbf{A}`, so the gradient is simply ``adj @ grad``.
-    """
-    @staticmethod
-    def forward(ctx, adj: Tensor, x: Tensor) -> Tensor:
-        ctx.adj = adj
-        return spmm(adj, x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:
-        return None, spmm(ctx.adj, grad)
+from pyg_mmrec.nn.conv.sparse import constant_spmm
 
 
 class LightGCNConv(Propagation):
@@ -67,5 +49,5 @@ class LightGCNConv(Propagation):
 
     def message_and_aggregate(self, adj_t: Adj, x: Tensor, edge_weight: OptTensor) -> Tensor:
         if isinstance(adj_t, Tensor) and x.requires_grad and edge_weight is None:
-            return _SymmetricSpMM.apply(adj_t, x)
+            return constant_spmm(adj_t, x, symmetric=True)
         return super().message_and_aggregate(adj_t, x, edge_weight)

@@ -49,17 +49,27 @@ def transposed(adj: Tensor) -> Tensor:
 
 
 class _SpMM(torch.autograd.Function):
-    r"""``adj @ x`` for a CSR ``adj`` with constant values, whose backward multiplies by the
-    cached :func:`transposed` ``adj`` (the product PyTorch's own backward computes, without
-    sorting the entries again on every call)."""
+    r"""``adj @ x`` for a sparse ``adj`` with constant values, whose backward multiplies by
+    the cached :func:`transposed` ``adj`` (the product PyTorch's own backward computes,
+    without sorting the entries again on every call), or, when ``symmetric`` (e.g. the
+    symmetric-normalised user-item graph, :math:`\mathbf{A}^\top = \mathbf{A}`), by ``adj``
+    itself."""
     @staticmethod
-    def forward(ctx, adj: Tensor, x: Tensor) -> Tensor:
-        ctx.adj = adj
+    def forward(ctx, adj: Tensor, x: Tensor, symmetric: bool = False) -> Tensor:
+        ctx.adj, ctx.symmetric = adj, symmetric
         return spmm(adj, x)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:
-        return None, torch.sparse.mm(transposed(ctx.adj), grad)
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor, None]:
+        if ctx.symmetric:
+            return None, spmm(ctx.adj, grad), None
+        return None, torch.sparse.mm(transposed(ctx.adj), grad), None
+
+
+def constant_spmm(adj: Tensor, x: Tensor, symmetric: bool = False) -> Tensor:
+    """``adj @ x`` for a sparse ``adj`` with constant values, differentiable in ``x`` with a
+    backward that never re-sorts ``adj`` (see :class:`_SpMM`)."""
+    return _SpMM.apply(adj, x, symmetric)
 
 
 def adjacency_of(edge_index: Tensor, edge_weight: OptTensor, num_nodes: int
@@ -119,5 +129,5 @@ def adjacency_spmm(adj_t: Adj, x: Tensor, values: OptTensor = None, reduce: str 
         return weighted_spmm(adj_t.crow_indices(), adj_t.col_indices(), values, x)
     if (reduce in ('sum', 'add') and x.requires_grad and isinstance(adj_t, Tensor)
             and adj_t.layout == torch.sparse_csr and not adj_t.requires_grad):
-        return _SpMM.apply(adj_t, x)
+        return constant_spmm(adj_t, x)
     return spmm(adj_t, x, reduce=reduce)
