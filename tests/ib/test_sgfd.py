@@ -243,3 +243,12 @@ def test_same_backbone_weights_as_the_bare_run(tiny_splits):
     bare = registry.get_model_class('vbpr').from_data(tiny_splits.train, embedding_dim=16)
     assert all(torch.equal(v, bare.state_dict()[k])
                for k, v in model.backbone.state_dict().items())
+
+
+def test_without_its_weights_the_loss_is_the_backbones(tiny_splits):
+    torch.manual_seed(0)
+    model = SGFD.from_data(tiny_splits.train, ce_weight=0.0, kd_weight=0.0)
+    losses = model.loss(tiny_splits.train, *BATCH)
+    theirs = model.backbone.loss(tiny_splits.train, *BATCH)
+    assert torch.equal(losses['loss'], theirs['loss'])
+    assert all(losses[k] == 0 for k in SGFD_TERMS)
