@@ -8,6 +8,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
+from pyg_mmrec.errors import DataError
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.nn.models.vbpr import VBPR
@@ -187,8 +188,9 @@ class InvRL(VBPR):
 
     def get_extra_state(self) -> Tensor:
         # The partition travels with checkpoints; empty until the first training pass.
-        return torch.empty(0, dtype=torch.long) if self.environments is None \
-            else self.environments
+        if self.environments is None:
+            return torch.empty(0, dtype=torch.long)
+        return self.environments
 
     def set_extra_state(self, state: Tensor) -> None:
         self.environments = state.clone() if state.numel() else None
@@ -216,8 +218,8 @@ class InvRL(VBPR):
         """Sets the environment of each training interaction of ``data`` (in the order of its
         ``edge_index``), e.g. known ones; later inferences replace them."""
         if environments.shape != self.train_edge_index(data)[0].shape:
-            raise ValueError(f"one environment per training interaction expected, got shape "
-                             f"{tuple(environments.shape)}")
+            raise DataError(f"InvRL: one environment per training interaction expected, got "
+                            f"shape {tuple(environments.shape)}")
         self.environments = environments.to(torch.long)
         self._lookup_key = None
 

@@ -3,10 +3,12 @@ import torch
 from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
+from pyg_mmrec import run
 from pyg_mmrec.data import TripletLoader
-from pyg_mmrec.errors import ConfigError
+from pyg_mmrec.errors import ConfigError, DataError
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models import VBPR, InvRL
+from pyg_mmrec.train import load_checkpoint
 
 INTERACTS = ('user', 'interacts', 'item')
 
@@ -40,7 +42,7 @@ def test_invalid_settings_raise_config_error(tiny_splits):
     with pytest.raises(ConfigError, match="'irm_weight'"):
         InvRL.from_data(tiny_splits.train, irm_weight=-1.0)
     model = InvRL.from_data(tiny_splits.train)
-    with pytest.raises(ValueError, match='one environment per training interaction'):
+    with pytest.raises(DataError, match='one environment per training interaction'):
         model.assign_environments(tiny_splits.train, torch.zeros(3, dtype=torch.long))
 
 
@@ -89,6 +91,21 @@ def test_environments_travel_with_the_state_dict(tiny_splits):
     assert torch.equal(clone.environments, model.environments)
     clone.reset_parameters()
     assert clone.environments is None
+
+
+def test_resume_equals_uninterrupted_run(tiny_splits, tmp_path):
+    # environments re-inferred at epoch 2, checkpointed, and carried on after a resume
+    config = {'progress': False, 'batch_size': 256, 'lr': 0.01, 'embedding_dim': 16,
+              'env_interval': 2, 'num_envs': 3, 'patience': 100}
+    full = run('invrl', tiny_splits, {**config, 'epochs': 4}, out_dir=tmp_path / 'full')
+    run('invrl', tiny_splits, {**config, 'epochs': 3}, out_dir=tmp_path / 'part')
+    resumed = run('invrl', tiny_splits, {**config, 'epochs': 4}, out_dir=tmp_path / 'part',
+                  resume=True)
+    assert resumed['valid'] == full['valid'] and resumed['test'] == full['test']
+    a = load_checkpoint(tmp_path / 'full' / 'checkpoint.pt')['last_state']
+    b = load_checkpoint(tmp_path / 'part' / 'checkpoint.pt')['last_state']
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert a['_extra_state'].numel() == tiny_splits.train[INTERACTS].edge_index.size(1)
 
 
 def _batch(data, size=64, seed=0):
