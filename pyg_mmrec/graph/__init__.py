@@ -15,6 +15,7 @@ from pyg_mmrec.graph.knn import (
     knn_graph_from_features,
     knn_to_features,
     modality_graph,
+    neighbour_mean,
 )
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     'knn_graph_from_features',
     'knn_to_features',
     'modality_graph',
+    'neighbour_mean',
     'user_cooccurrence_graph',
     'user_item_adjacency',
     'user_item_edge_index',

@@ -182,6 +182,19 @@ def knn_to_features(query: Tensor, base: Tensor, k: int, chunk_size: int = 1024
     return torch.stack([nbr.reshape(-1), target]), val.reshape(-1)
 
 
+def neighbour_mean(states: Tensor, edge_index: Tensor, edge_weight: Tensor, num: int
+                   ) -> Tensor:
+    r"""The similarity-weighted mean :math:`\sum_j s_{ij} \mathbf{x}_j / \sum_j s_{ij}` of
+    the ``states`` ``[N, d]`` of each of ``num`` items' neighbours, over the graph
+    ``edge_index`` (row 0 the neighbour, row 1 the item) with weights ``edge_weight``;
+    negative similarities count as 0, and an item without a positive one gets zeros."""
+    weight = edge_weight.clamp_min(0)
+    total = states.new_zeros(num).index_add_(0, edge_index[1], weight)
+    out = states.new_zeros(num, states.size(1)).index_add_(
+        0, edge_index[1], states[edge_index[0]] * weight.unsqueeze(1))
+    return out / total.clamp_min(torch.finfo(states.dtype).tiny).unsqueeze(1)
+
+
 def modality_graph(x: Tensor, k: int, chunk_size: int = 1024,
                    normalization: str = 'sym') -> tuple[Tensor, Tensor]:
     r"""The symmetrised top-:math:`k` cosine graph of the rows of :obj:`x` with its edge

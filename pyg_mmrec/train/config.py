@@ -16,6 +16,7 @@ from pyg_mmrec.params import (
     Param,
     Positive,
     Range,
+    Rate,
     Weight,
     check,
     declared,
@@ -80,6 +81,11 @@ class TrainConfig:
             (default: :obj:`0.2`)
         mg_interval (int): MG's interval :math:`\beta`: a mirrored pair of steps every this
             many batches. (default: :obj:`3`)
+        cold_items (float): The share of items held out of training with all their
+            interactions, half for validation and half for test (the cold-start protocol,
+            :class:`~pyg_mmrec.transforms.ColdStartSplit`, drawn with ``seed``); the metrics
+            then have cold, warm and all columns (:doc:`/cold_start`). ``0`` keeps every item.
+            LATTICE's cold-start setting is ``0.2``. (default: :obj:`0.0`)
 
     The keys of a method other than the one ``robust`` selects are ignored (so that one
     config can serve runs with different methods).
@@ -109,6 +115,7 @@ class TrainConfig:
     mg_alpha1: Positive = 1.0
     mg_alpha2: Weight = 0.2
     mg_interval: Annotated[int, Range(1, 10**6)] = 3
+    cold_items: Rate = 0.0
 
     def __post_init__(self):
         for key, param in declared(TrainConfig).items():

@@ -20,8 +20,9 @@ from pyg_mmrec.data import INTERACTS, DataSplits
 from pyg_mmrec.errors import CheckpointError, ConfigError, DataError
 from pyg_mmrec.metrics import RankingEvaluator
 from pyg_mmrec.nn.models import Recommender
-from pyg_mmrec.schema import SPLIT_NAMES
+from pyg_mmrec.schema import COLD_ITEM, SPLIT_NAMES
 from pyg_mmrec.train.checkpoint import load_checkpoint
+from pyg_mmrec.train.evaluation import catalogue
 
 #: The checkpoint key of the index.
 INDEX_KEY = 'recommend_index'
@@ -71,13 +72,16 @@ class RecommendIndex:
     @classmethod
     @torch.no_grad()
     def from_model(cls, model: Recommender, splits: DataSplits) -> RecommendIndex:
-        """The index of ``model`` on ``splits`` (one forward pass on the training view)."""
-        model.eval()
-        user_emb, item_emb = model(splits.train)
+        """The index of ``model`` on ``splits`` (one forward pass on the training view; the
+        cold items of a cold-start split from their features, see
+        :func:`~pyg_mmrec.train.evaluation.catalogue`)."""
+        user_emb, item_emb = catalogue(model, splits)
         edges = {s: splits.view(s)[INTERACTS].edge_label_index for s in SPLIT_NAMES}
+        item_ids = getattr(splits.train['item'], 'raw_id', None)
+        if item_ids is not None and splits.num_cold_items:  # the catalogue's ids, cold ones last
+            item_ids = list(item_ids) + list(splits.train[COLD_ITEM].raw_id)
         return cls(user_emb.detach().clone(), item_emb.detach().clone(), edges,
-                   getattr(splits.train['user'], 'raw_id', None),
-                   getattr(splits.train['item'], 'raw_id', None),
+                   getattr(splits.train['user'], 'raw_id', None), item_ids,
                    None if scores_by_inner_product(model) else model.score)
 
     def payload(self) -> dict[str, Any] | None:

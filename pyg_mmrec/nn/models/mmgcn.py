@@ -75,7 +75,7 @@ class MMGCN(ModalityPreferenceRecommender):
             (default: :obj:`True`)
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.INDUCTIVE})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: Dim = 64, latent_dim: Dim = 256, num_layers: Count = 2,

@@ -18,6 +18,7 @@ from pyg_mmrec.graph import (
     content_profile,
     ensure_modality_graphs,
     knn_to_features,
+    neighbour_mean,
     user_item_adjacency,
 )
 from pyg_mmrec.params import Param, declared, validate_call
@@ -26,19 +27,6 @@ from pyg_mmrec.schema import INTERACTS, feature_key, graph_modalities, modalitie
 #: Training items a new item is connected to by :meth:`Recommender.new_item_graph`, for
 #: models without a ``knn_k`` of their own.
 NEW_ITEM_NEIGHBOURS = 10
-
-
-def neighbour_mean(states: Tensor, edge_index: Tensor, edge_weight: Tensor, num: int
-                   ) -> Tensor:
-    r"""The similarity-weighted mean :math:`\sum_j s_{ij} \mathbf{x}_j / \sum_j s_{ij}` of
-    the ``states`` ``[N, d]`` of each of ``num`` items' neighbours, over the graph
-    ``edge_index`` (row 0 the neighbour, row 1 the item) with weights ``edge_weight``;
-    negative similarities count as 0, and an item without a positive one gets zeros."""
-    weight = edge_weight.clamp_min(0)
-    total = states.new_zeros(num).index_add_(0, edge_index[1], weight)
-    out = states.new_zeros(num, states.size(1)).index_add_(
-        0, edge_index[1], states[edge_index[0]] * weight.unsqueeze(1))
-    return out / total.clamp_min(torch.finfo(states.dtype).tiny).unsqueeze(1)
 
 
 def check_item_graph_inputs(data: HeteroData, knn_k: int, model: str) -> None:
