@@ -48,6 +48,17 @@ def format_metrics(columns: dict[str, dict[str, float]], ks: Sequence[int]) -> s
     return '\n'.join(lines)
 
 
+def metric_columns(name: str, metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The column ``name`` of :func:`format_metrics`, or on a cold-start split its three
+    columns: cold items only, warm items only, and all."""
+    from pyg_mmrec.train.evaluation import COLD, WARM
+    if f'{COLD}/num_users' not in metrics:
+        return {name: metrics}
+    out = {f'{name} {part}': {k.partition('/')[2]: v for k, v in metrics.items()
+                              if k.startswith(f'{part}/')} for part in (COLD, WARM)}
+    return {**out, f'{name} all': metrics}
+
+
 def _config(args: argparse.Namespace) -> dict:
     """The flat config of ``--config FILE`` updated by ``--set key=value`` pairs."""
     from pyg_mmrec.train import load_yaml, parse_overrides
@@ -109,7 +120,8 @@ def _train(args: argparse.Namespace) -> None:
           f"of {results['epochs_run']}, {results['train_seconds_per_epoch']:.2f} s/epoch, "
           f"validation pass {results['eval_seconds']:.2f} s, "
           f"peak memory {results['peak_rss_mb']:.0f} MiB")
-    columns = {'valid': results['valid'], 'test': results['test']}
+    columns = {**metric_columns('valid', results['valid']),
+               **metric_columns('test', results['test'])}
     if args.with_backbone:
         # The same settings without the plug-in's own: the same seed gives the backbone the
         # same initial weights, so the two columns differ by the plug-in alone.
@@ -118,7 +130,8 @@ def _train(args: argparse.Namespace) -> None:
                    resume=args.resume)
         print(f"{name} (bare backbone): best epoch {base['best_epoch']} of "
               f"{base['epochs_run']}, {base['train_seconds_per_epoch']:.2f} s/epoch")
-        columns = {f'{args.model} test': results['test'], f'{name} test': base['test']}
+        columns = {**metric_columns(f'{args.model} test', results['test']),
+                   **metric_columns(f'{name} test', base['test'])}
     print(format_metrics(columns, results['config']['ks']))
     print(f"\nwrote {args.out}/results.json, checkpoint.pt, log.jsonl"
           + (f" (and the backbone's in {args.out}/backbone)" if args.with_backbone else ''))
@@ -142,14 +155,16 @@ def _evaluate(args: argparse.Namespace) -> None:
     from pyg_mmrec.data import load_dataset
     from pyg_mmrec.metrics import RankingEvaluator
     from pyg_mmrec.train import evaluate, load_model
-    splits = load_dataset(args.data)
+    from pyg_mmrec.train.checkpoint import load_checkpoint
+    from pyg_mmrec.train.trainer import checkpoint_splits
+    splits = checkpoint_splits(load_checkpoint(args.checkpoint), load_dataset(args.data))
     model, ckpt = load_model(args.checkpoint, splits)
     cfg = ckpt['config']
     metrics = evaluate(model, splits, args.split, RankingEvaluator(cfg['ks'], cfg['max_scores']),
                        cfg['exclude_val_at_test'])
     print(f"{ckpt['model']} (best epoch {ckpt['best_epoch']}) on {splits.name}, "
           f"{args.split} split, {metrics['num_users']} users")
-    print(format_metrics({args.split: metrics}, cfg['ks']))
+    print(format_metrics(metric_columns(args.split, metrics), cfg['ks']))
 
 
 def _parse_users(text: str, internal: bool) -> list:
@@ -248,7 +263,8 @@ def _models(args: argparse.Namespace) -> None:
     from pyg_mmrec.registry import registered
     from pyg_mmrec.train import TrainConfig
     for name, cls in sorted(registered().items()):
-        print(f'{name} ({cls.__name__}):')
+        offered = ', '.join(sorted(cls.offered_capabilities())) or 'none'
+        print(f'{name} ({cls.__name__}; capabilities: {offered}):')
         specs = cls.hparam_specs()
         untyped = {k: from_default(v) or Param(object, default=v)
                    for k, v in cls.hparam_defaults().items() if k not in specs}

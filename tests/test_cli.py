@@ -208,7 +208,10 @@ def test_models_lists_every_key_with_default_and_range(capsys):
     assert main(['models']) == 0
     out = capsys.readouterr().out
     assert "  embedding_dim=64  (an integer in [1, 65536])" in out
-    assert "  lr=0.001  (a number in (0, 10])" in out and 'lattice (LATTICE):' in out
+    assert "  lr=0.001  (a number in (0, 10])" in out
+    assert 'lattice (LATTICE; capabilities: hidden, inductive, item_graph, modality):' in out
+    assert 'lightgcn (LightGCN; capabilities: hidden):' in out
+    assert "  cold_items=0.0  (a number in [0, 1))" in out
     assert "  robust='none'  (one of ['none', 'amr', 'mg'])" in out
     assert "  mg_interval=3  (an integer in [1, 1000000])" in out
 

@@ -203,7 +203,8 @@ def recommend(model: Recommender | str | Path, splits: DataSplits | None = None,
                               "(splits), or pass a checkpoint path instead of the model")
         index = RecommendIndex.from_model(model, splits)
     elif splits is not None:
-        from pyg_mmrec.train.trainer import load_model
+        from pyg_mmrec.train.trainer import checkpoint_splits, load_model
+        splits = checkpoint_splits(load_checkpoint(model), splits)  # a cold-start run's split
         index = RecommendIndex.from_model(load_model(model, splits)[0], splits)
     else:
         index = RecommendIndex.from_checkpoint(model)

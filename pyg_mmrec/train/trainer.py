@@ -525,6 +525,15 @@ def protocol_splits(splits: DataSplits, config: TrainConfig) -> DataSplits:
     return ColdStartSplit(config.cold_items, config.seed)(splits)
 
 
+def checkpoint_splits(ckpt: dict[str, Any], splits: DataSplits) -> DataSplits:
+    """The views of ``splits`` that the run of the checkpoint contents ``ckpt`` trained on:
+    its cold-start split if it was trained with ``cold_items`` (see :func:`protocol_splits`),
+    else ``splits`` themselves."""
+    fields = TrainConfig.__dataclass_fields__
+    config = TrainConfig(**{k: v for k, v in ckpt.get('config', {}).items() if k in fields})
+    return splits if splits.num_cold_items else protocol_splits(splits, config)
+
+
 def make_trainer(model: str, splits: DataSplits, config: dict[str, Any] | None = None,
                  out_dir: str | Path | None = None, data_name: str | None = None) -> Trainer:
     """The :class:`Trainer` of the registered model ``model`` on ``splits``, built from a flat

@@ -34,8 +34,10 @@ class ColdStartSplit(BaseTransform):
     apart in ``data['cold_item']`` (:data:`~pyg_mmrec.schema.COLD_ITEM`) with their ``split``;
     an inductive model represents them from these rows alone
     (:meth:`~pyg_mmrec.nn.models.Recommender.encode_new_items`). Users left without a training
-    interaction are dropped from evaluation (counted in ``eval_users_dropped``). Raw ids move
-    with their items. See :doc:`/cold_start` for the metrics of this protocol.
+    interaction are dropped from evaluation (counted in ``eval_users_dropped``). Raw ids (and
+    every other per-item attribute) move with their items; an item without a raw id gets its
+    original id as one, so that recommendations name items as the original dataset does. See
+    :doc:`/cold_start` for the metrics of this protocol.
 
     Args:
         share (float): The share of the items held out, in :math:`(0, 1)`.
@@ -121,7 +123,10 @@ class ColdStartSplit(BaseTransform):
         data[COLD_ITEM].num_nodes = cold.numel()
         data[COLD_ITEM].split = role[cold]
         num_items = order.numel()
-        for key, value in train['item'].items():
+        attributes = dict(train['item'].items())
+        # The catalogue is reordered: an item keeps its id as its raw id.
+        attributes.setdefault('raw_id', [str(i) for i in range(num_items)])
+        for key, value in attributes.items():
             # Features, raw ids, texts: every per-item attribute moves with its items.
             if isinstance(value, Tensor) and value.dim() and value.size(0) == num_items:
                 data['item'][key], data[COLD_ITEM][key] = value[warm], value[cold]
