@@ -8,12 +8,14 @@ from pyg_mmrec.nn.models.buir import BUIR, BUIREncoded
 from pyg_mmrec.nn.models.dualgnn import DualGNN
 from pyg_mmrec.nn.models.freedom import FREEDOM
 from pyg_mmrec.nn.models.grcn import GRCN
+from pyg_mmrec.nn.models.itemknn_cbf import ItemKNNCBF
 from pyg_mmrec.nn.models.lattice import LATTICE
 from pyg_mmrec.nn.models.layergcn import LayerGCN
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.micro import MICRO, MICROEncoded
 from pyg_mmrec.nn.models.mmgcn import MMGCN
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
+from pyg_mmrec.nn.models.pop import Pop
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender, Stage
 from pyg_mmrec.nn.models.selfcf import SelfCF
 from pyg_mmrec.nn.models.sgl import SGL, SGLEncoded
@@ -32,6 +34,7 @@ __all__ = [
     'Encoded',
     'FREEDOM',
     'GRCN',
+    'ItemKNNCBF',
     'LATTICE',
     'LayerGCN',
     'LightGCN',
@@ -39,6 +42,7 @@ __all__ = [
     'MICROEncoded',
     'MMGCN',
     'ModalityPreferenceRecommender',
+    'Pop',
     'Recommender',
     'SelfCF',
     'SGL',
