@@ -289,3 +289,29 @@ def test_recommend_returns_fewer_than_k_and_says_so(mmrec_folder, tmp_path, caps
     assert len(rows) == 80 - len(seen) and not {i for _, i, _, _ in rows} & seen
     assert 'fewer than 1000' in captured.err
     assert all(r[3] != '-inf' for r in rows)
+
+
+def test_cold_start_protocol_from_the_command_line(mmrec_folder, tmp_path, capsys):
+    out = tmp_path / 'cold'
+    assert main(['train', '--model', 'vbpr', '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=1', 'progress=false', 'embedding_dim=8',
+                 'cold_items=0.25']) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((out / 'results.json').read_text())
+    header = printed.splitlines()[[line.startswith('metric') for line in
+                                   printed.splitlines()].index(True)].split()
+    assert header[1:] == ['valid', 'cold', 'valid', 'warm', 'valid', 'all',
+                          'test', 'cold', 'test', 'warm', 'test', 'all']
+    assert f"{results['test']['cold/Recall@20']:.4f}" in printed
+
+    assert main(['evaluate', '--checkpoint', str(out / 'checkpoint.pt'),
+                 '--data', str(mmrec_folder)]) == 0
+    evaluated = capsys.readouterr().out
+    row = next(line for line in evaluated.splitlines() if line.startswith('Recall@20 '))
+    test = results['test']
+    assert row.split()[1:] == [f"{test[k]:.4f}" for k in ('cold/Recall@20', 'warm/Recall@20',
+                                                          'Recall@20')]
+
+    assert main(['train', '--model', 'lightgcn', '--data', str(mmrec_folder), '--out',
+                 str(tmp_path / 'id'), '--set', 'epochs=1', 'cold_items=0.25']) == 2
+    assert 'LightGCN represents an item by its ID' in capsys.readouterr().err
