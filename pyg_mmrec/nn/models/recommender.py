@@ -321,7 +321,7 @@ class Recommender(torch.nn.Module):
                        ) -> tuple[Tensor, Tensor]:
         r"""The graph from the training items of ``data`` to the new items of ``features``:
         each new item's top-:math:`k` training items (:math:`k` the model's ``knn_k``, else
-        :data:`NEW_ITEM_NEIGHBOURS`) by the mean over modalities of the raw features' cosine
+        ``NEW_ITEM_NEIGHBOURS`` = 10) by the mean over modalities of the raw features' cosine
         similarity (:func:`~pyg_mmrec.graph.content_profile`). Edges run one way, so the
         training items' representations stay what training made them."""
         k = getattr(self, 'knn_k', NEW_ITEM_NEIGHBOURS)
