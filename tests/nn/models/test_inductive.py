@@ -7,7 +7,9 @@ from pyg_mmrec.ib import PlugIn
 from pyg_mmrec.nn.conv import ItemItemConv
 from pyg_mmrec.nn.models import (
     FREEDOM,
+    GRCN,
     LATTICE,
+    MMGCN,
     VBPR,
     VLATTICE,
     Capability,
@@ -177,3 +179,27 @@ def test_itemknn_cbf_scores_by_the_top_k_content_similarities(tiny_splits):
     assert new[0, 13] == pytest.approx(1.0, abs=1e-5)
     assert int((new[0] != 0).sum()) == 5
 
+
+
+# The ID table row of item i, per model whose new items are isolated nodes without an ID.
+ID_ROW = {VBPR: lambda model, i: model.item_emb.weight[i],
+          VLightGCN: lambda model, i: model.item_emb.weight[i],
+          GRCN: lambda model, i: model.id_embedding.weight[model.num_users + i],
+          MMGCN: lambda model, i: model.id_embedding.weight[model.num_users + i]}
+
+
+@pytest.mark.parametrize('cls', list(ID_ROW))
+def test_a_new_item_is_what_the_model_makes_of_an_isolated_item_without_id(cls, tiny_splits):
+    # The content path is the model's own equations: a training item stripped of its
+    # interactions and of its ID embedding gets exactly the new item's representation.
+    item = 5
+    data = tiny_splits.train.clone()
+    edges = data['user', 'interacts', 'item'].edge_index
+    data['user', 'interacts', 'item'].edge_index = edges[:, edges[1] != item]
+    model = _build(cls, tiny_splits)
+    with torch.no_grad():
+        ID_ROW[cls](model, item).zero_()
+        stripped = model.encode(data).item[item]
+        features = {m: data['item'][f'x_{m}'][[item]] for m in ('image', 'text')}
+        new = model.encode_new_items(data, features)[0]
+    assert torch.allclose(new, stripped, atol=1e-5)
