@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pyg_mmrec.errors import ConfigError, PygMMRecError
+from pyg_mmrec.errors import ConfigError, DataError, PygMMRecError
 from pyg_mmrec.params import Param
 
 # torch and the models are imported after the arguments are parsed, so that --help and
@@ -178,6 +178,18 @@ def _parse_users(text: str, internal: bool) -> list:
                           f"got {text!r}") from None
 
 
+def _new_items(path: str) -> tuple[dict, list | None]:
+    """The feature rows by modality and the ids (or :obj:`None`) of a ``--new-items`` file."""
+    import numpy as np
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            content = {key: arrays[key] for key in arrays.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"--new-items {path}: not a readable .npz file of arrays: {e}") from e
+    ids = content.pop('ids', None)
+    return content, None if ids is None else [str(i) for i in ids.tolist()]
+
+
 def _recommend(args: argparse.Namespace) -> None:
     if args.k < 1:
         raise ConfigError(f"--k must be a positive integer, got {args.k}")
@@ -192,8 +204,10 @@ def _recommend(args: argparse.Namespace) -> None:
         splits = load_dataset(args.data)
     # Validation items are never recommended for the test split, whatever the checkpoint's
     # evaluation protocol: they are known interactions of the user.
+    new_items, new_ids = _new_items(args.new_items) if args.new_items else (None, None)
     recs = recommend(args.checkpoint, splits, k=args.k, users=users, split=args.split,
-                     exclude_val_at_test=True, internal_ids=args.internal_ids)
+                     exclude_val_at_test=True, internal_ids=args.internal_ids,
+                     new_items=new_items, new_item_ids=new_ids, only_new=args.only_new)
     lines = ['userID\titemID\trank\tscore' if args.internal_ids else
              'user_id\titem_id\trank\tscore']
     short = 0
@@ -366,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--internal-ids', action='store_true',
                    help="take and write the dataset's internal (contiguous) ids instead of "
                         "the source's")
+    p.add_argument('--new-items', metavar='NPZ',
+                   help="items the model has never seen, by their feature rows: a .npz file "
+                        "with one [C, d] array per modality, named as the modality, and "
+                        "optionally their ids in 'ids' (needs --data and an inductive model)")
+    p.add_argument('--only-new', action='store_true',
+                   help='rank the new items only, not the catalogue')
     p.add_argument('--out', help='TSV file to write (default: stdout)')
     p.set_defaults(func=_recommend)
 

@@ -315,3 +315,24 @@ def test_cold_start_protocol_from_the_command_line(mmrec_folder, tmp_path, capsy
     assert main(['train', '--model', 'lightgcn', '--data', str(mmrec_folder), '--out',
                  str(tmp_path / 'id'), '--set', 'epochs=1', 'cold_items=0.25']) == 2
     assert 'LightGCN represents an item by its ID' in capsys.readouterr().err
+
+
+def test_recommend_new_items_from_a_file(mmrec_folder, tmp_path, capsys, tiny_splits):
+    out = tmp_path / 'run'
+    assert main(['train', '--model', 'vbpr', '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=1', 'progress=false', 'embedding_dim=8']) == 0
+    capsys.readouterr()
+    new = tmp_path / 'new.npz'
+    np.savez(new, image=tiny_splits.train['item'].x_image[:2].numpy() + 1.0,
+             ids=np.array(['fresh-a', 'fresh-b']))
+    argv = ['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--k', '2', '--users',
+            '0,1', '--new-items', str(new), '--only-new']
+    assert main(argv) == 2  # the model must represent them: the data is needed
+    assert 'pass the dataset' in capsys.readouterr().err
+    assert main([*argv, '--data', str(mmrec_folder)]) == 0
+    rows = [line.split('\t') for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(r[1] for r in rows if r[0] == '0') == ['fresh-a', 'fresh-b']
+    (tmp_path / 'bad.npz').write_text('not an archive')
+    assert main([*argv[:-3], '--new-items', str(tmp_path / 'bad.npz'), '--data',
+                 str(mmrec_folder)]) == 2
+    assert 'not a readable .npz' in capsys.readouterr().err

@@ -1,7 +1,9 @@
 import pytest
+import torch
 
 import pyg_mmrec
-from pyg_mmrec.errors import CheckpointError, ConfigError
+from pyg_mmrec.errors import CheckpointError, ConfigError, DataError, NotInductiveError
+from pyg_mmrec.nn.models import VBPR, LightGCN
 from pyg_mmrec.schema import COLD_ITEM, INTERACTS
 from pyg_mmrec.train import load_model, resolve
 from pyg_mmrec.train.checkpoint import load_checkpoint
@@ -81,3 +83,33 @@ def test_without_cold_items_there_is_one_column(tiny_splits):
 def test_cold_items_is_validated(value):
     with pytest.raises(ConfigError, match="'cold_items'"):
         resolve('vbpr', {'cold_items': value})
+
+
+def test_recommend_ranks_new_items_given_by_their_features(tiny_splits, cold_run):
+    torch.manual_seed(0)
+    model = VBPR.from_data(tiny_splits.train, embedding_dim=8).eval()
+    features = {m: tiny_splits.train['item'][f'x_{m}'][[3, 4, 9]] + 0.5 for m in ('image',
+                                                                                  'text')}
+    recs = pyg_mmrec.recommend(model, tiny_splits, k=3, users=[0, 1], new_items=features,
+                               new_item_ids=['a', 'b', 'c'], only_new=True)
+    with torch.no_grad():
+        user, _ = catalogue(model, tiny_splits)
+        new = model.encode_new_items(tiny_splits.train, features)
+    for u, ranked in zip([0, 1], recs.items, strict=True):
+        order = (user[u] @ new.t()).argsort(descending=True).tolist()
+        assert ranked == [['a', 'b', 'c'][i] for i in order]
+    everything = pyg_mmrec.recommend(model, tiny_splits, k=tiny_splits.num_items + 3,
+                                     users=[0], new_items=features)
+    assert {'new0', 'new1', 'new2'} <= set(everything.items[0])
+    with pytest.raises(DataError, match="'7' is repeated or already an item"):
+        pyg_mmrec.recommend(model, tiny_splits, new_items=features, new_item_ids=['a', '7', 'c'])
+    with pytest.raises(NotInductiveError):
+        pyg_mmrec.recommend(LightGCN.from_data(tiny_splits.train), tiny_splits,
+                            new_items=features)
+    _, out = cold_run
+    with pytest.raises(ConfigError, match='pass the dataset'):
+        pyg_mmrec.recommend(out / 'checkpoint.pt', new_items=features)
+    # a checkpoint with its data: its cold-start split, the new items after its catalogue
+    from_ckpt = pyg_mmrec.recommend(out / 'checkpoint.pt', tiny_splits, k=3, users=[0],
+                                    new_items=features, only_new=True)
+    assert sorted(from_ckpt.items[0]) == ['new0', 'new1', 'new2']
