@@ -113,3 +113,14 @@ def test_recommend_ranks_new_items_given_by_their_features(tiny_splits, cold_run
     from_ckpt = pyg_mmrec.recommend(out / 'checkpoint.pt', tiny_splits, k=3, users=[0],
                                     new_items=features, only_new=True)
     assert sorted(from_ckpt.items[0]) == ['new0', 'new1', 'new2']
+
+
+def test_a_search_tests_its_selected_run_on_the_run_s_cold_start_split(tiny_splits, tmp_path):
+    summary = pyg_mmrec.tune('vbpr', tiny_splits, {'lr': [1e-3, 1e-2]},
+                             {**FAST, 'epochs': 1, 'cold_items': 0.25}, out_dir=tmp_path)
+    selected = summary['selected']
+    assert 'cold/Recall@20' in selected['test']
+    ckpt = load_checkpoint(tmp_path / f"run{selected['run']}" / 'checkpoint.pt')
+    splits = checkpoint_splits(ckpt, tiny_splits)
+    model, _ = load_model(tmp_path / f"run{selected['run']}" / 'checkpoint.pt', splits)
+    assert evaluate(model, splits, 'test') == pytest.approx(selected['test'])
