@@ -203,3 +203,16 @@ def test_a_new_item_is_what_the_model_makes_of_an_isolated_item_without_id(cls, 
         features = {m: data['item'][f'x_{m}'][[item]] for m in ('image', 'text')}
         new = model.encode_new_items(data, features)[0]
     assert torch.allclose(new, stripped, atol=1e-5)
+
+
+def test_plugins_represent_new_items_as_their_backbone(tiny_splits):
+    from pyg_mmrec.ib import DVIB
+    torch.manual_seed(0)
+    model = DVIB.from_data(tiny_splits.train, backbone='vlightgcn', embedding_dim=16).eval()
+    features = _new_items(tiny_splits, [2, 8])
+    with torch.no_grad():
+        assert torch.equal(model.encode_new_items(tiny_splits.train, features),
+                           model.backbone.encode_new_items(tiny_splits.train, features))
+    id_only = DVIB.from_data(tiny_splits.train, backbone='lightgcn', embedding_dim=16)
+    with pytest.raises(NotInductiveError, match='LightGCN'):
+        id_only.encode_new_items(tiny_splits.train, features)
