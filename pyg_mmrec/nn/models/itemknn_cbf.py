@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
@@ -51,7 +50,7 @@ class ItemKNNCBF(Recommender):
     def similarity_rows(self, edge_index: Tensor, edge_weight: Tensor, num: int) -> Tensor:
         """Dense rows ``[num, I]`` of the similarities to the training items of a kNN graph
         (row 0 of ``edge_index`` the training item, row 1 the row)."""
-        rows = torch.zeros(num, self.num_items)
+        rows = edge_weight.new_zeros(num, self.num_items)
         rows[edge_index[1], edge_index[0]] = edge_weight
         return rows
 
@@ -60,8 +59,8 @@ class ItemKNNCBF(Recommender):
         profile = content_profile({m: data['item'][feature_key(m)] for m in modalities(data)})
         item = self.similarity_rows(*knn_graph_from_features(profile, self.knn_k),
                                     self.num_items)
-        user = torch.zeros(self.num_users, self.num_items)
         edge_index = self.train_edge_index(data)
+        user = item.new_zeros(self.num_users, self.num_items)
         user[edge_index[0], edge_index[1]] = 1.0
         return Encoded(user, item)
 

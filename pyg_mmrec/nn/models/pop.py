@@ -37,4 +37,5 @@ class Pop(Recommender):
 
     def encode(self, data: HeteroData) -> Encoded:
         count = torch.bincount(self.train_edge_index(data)[1], minlength=self.num_items)
-        return Encoded(torch.ones(self.num_users, 1), count.float().view(-1, 1))
+        return Encoded(count.new_ones(self.num_users, 1, dtype=torch.float),
+                       count.float().view(-1, 1))
