@@ -56,6 +56,9 @@ KNOBS: dict[str, dict[str, list]] = {
     'lattice': {'knn_k': [10, 20]},
     'vlattice': {'knn_k': [10, 20]},
     'micro': {'contrastive_weight': [0.03, 0.1]},  # the authors' default and above
+    'sgl': {'ssl_weight': [0.05, 0.1]},  # the paper's best value and below
+    'buir': {'momentum': [0.995, 0.999]},  # from the paper's grid
+    'dualgnn': {'knn_k': [10, 40]},  # user-user neighbours: the authors' 40 and fewer
     'bm3': {'dropout': [0.3, 0.5]},
     'selfcf': {'dropout': [0.1, 0.2]},
     'freedom': {'dropout': [0.8, 0.9]},
@@ -64,7 +67,7 @@ KNOBS: dict[str, dict[str, list]] = {
     'grcn': {'num_layers': [1, 2]},
 }
 # The models that use no item content: the references of the expected-shape checks.
-ID_ONLY = ['bprmf', 'lightgcn', 'layergcn', 'selfcf']
+ID_ONLY = ['bprmf', 'lightgcn', 'layergcn', 'selfcf', 'sgl', 'buir']
 # Recall@20 / NDCG@20 on amazon-baby from ../shared/data/README.md (MMRec's own split,
 # validation-selected; the split here differs, so the numbers are indicative).
 PUBLISHED_BABY = {'bprmf': (0.0575, 0.0249), 'lightgcn': (0.0754, 0.0328),

@@ -246,12 +246,14 @@ def _data_list(args: argparse.Namespace) -> None:
     from pyg_mmrec.datasets import DATASETS, data_home
 
     print(f"data home: {data_home()} (set PYG_MMREC_HOME to change it)")
-    print(f"{'name':<16} {'class':<15} {'raw size':>10} {'on disk':>10}  state")
+    width = max(len(name) for name in DATASETS)
+    cls_width = max(len(cls.__name__) for cls in DATASETS.values())
+    print(f"{'name':<{width}}  {'class':<{cls_width}}  {'raw size':>10}  {'on disk':>10}  state")
     for name, cls in sorted(DATASETS.items()):
         st = cls.status()
         raw = 'unknown' if st['raw_bytes'] is None else f"{st['raw_bytes'] / 2**20:.1f} MiB"
-        print(f"{name:<16} {cls.__name__:<15} {raw:>10} {st['disk_bytes'] / 2**20:>6.1f} MiB"
-              f"  {st['state']}")
+        print(f"{name:<{width}}  {cls.__name__:<{cls_width}}  {raw:>10}  "
+              f"{st['disk_bytes'] / 2**20:>6.1f} MiB  {st['state']}")
 
 
 def _data_download(args: argparse.Namespace) -> None:

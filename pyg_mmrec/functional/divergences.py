@@ -87,6 +87,34 @@ def softmax_kl(x: Tensor, y: Tensor) -> Tensor:
     return (log_p.exp() * (log_p - log_q)).sum(dim=-1).mean()
 
 
+def distillation_kl(student: Tensor, teacher: Tensor, temperature: float = 1.0) -> Tensor:
+    r"""The response-based (soft-label) distillation loss of `"Distilling the Knowledge in a
+    Neural Network" <https://arxiv.org/abs/1503.02531>`_ (Hinton et al., 2015): the
+    Kullback-Leibler divergence from the teacher's temperature-softened class distribution to
+    the student's, scaled by :math:`\tau^2`, averaged over the rows:
+
+    .. math::
+        \mathcal{L}_\text{KD} = \frac{\tau^2}{N} \sum_{n=1}^{N} \sum_c p^T_{nc}
+        \log \frac{p^T_{nc}}{p^S_{nc}}, \qquad
+        \mathbf{p}^T_n = \mathrm{softmax}(\mathbf{t}_n / \tau), \;
+        \mathbf{p}^S_n = \mathrm{softmax}(\mathbf{s}_n / \tau),
+
+    i.e. :math:`\tau^2\,` :func:`softmax_kl` of the softened logits. The factor
+    :math:`\tau^2` keeps the gradient's scale independent of :math:`\tau`: as :math:`\tau`
+    grows the loss tends to :math:`\frac{1}{2C} \sum_c (\tilde t_{nc} - \tilde s_{nc})^2`
+    averaged over the rows, the squared distance of the row-centred logits
+    :math:`\tilde{\mathbf{t}}_n, \tilde{\mathbf{s}}_n` over :math:`C` classes. It is zero
+    if and only if every pair of rows has the same softened distribution. Gradients flow into
+    both arguments: to move the student only, pass ``teacher.detach()``.
+
+    Args:
+        student (Tensor): The student's logits :math:`\mathbf{s}` ``[N, C]``.
+        teacher (Tensor): The teacher's logits :math:`\mathbf{t}` of the same shape.
+        temperature (float): The temperature :math:`\tau > 0`. (default: :obj:`1.0`)
+    """
+    return temperature ** 2 * softmax_kl(teacher / temperature, student / temperature)
+
+
 def dvib_regularizer(h: Tensor, phi: Tensor, a: float = 0.5, alpha_0: float = 1.0,
                      beta_0: float = 1.0) -> Tensor:
     r"""The regulariser of adaptive-noise DVIB (Eq. 13 of the `"DVIB: Towards Robust

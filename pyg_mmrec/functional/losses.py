@@ -78,3 +78,29 @@ def norm_reg(*tensors: Tensor) -> Tensor:
         *tensors (Tensor): The matrices to regularise.
     """
     return sum(t.norm() for t in tensors) / tensors[-1].size(0)
+
+
+def gradient_variance(grads: Tensor) -> Tensor:
+    r"""The invariance penalty of the `"Heterogeneous Risk Minimization"
+    <https://arxiv.org/abs/2105.03818>`_ paper's backend (HRM, ICML 2021), which InvRL
+    (`"Invariant Representation Learning for Multimedia Recommendation"
+    <https://openreview.net/forum?id=LADA7YpuY8>`_) applies to recommendation: the trace of the
+    variance, across the environments :math:`e = 1, \dots, E`, of the gradients
+    :math:`\mathbf{g}_e = \nabla_{\boldsymbol{\theta}} \mathcal{R}^e` of the per-environment
+    risks with respect to the same parameters,
+
+    .. math::
+        \mathcal{P} = \operatorname{tr} \operatorname{Var}_e(\mathbf{g}_e)
+        = \frac{1}{E} \sum_{e=1}^{E} \|\mathbf{g}_e - \bar{\mathbf{g}}\|_2^2, \qquad
+        \bar{\mathbf{g}} = \frac{1}{E} \sum_{e=1}^{E} \mathbf{g}_e,
+
+    which is zero exactly when every environment's risk is stationary in the same direction
+    (the optimum of :math:`\boldsymbol{\theta}` is the same in all of them, the invariance
+    condition of IRM) and zero for a single environment. Pass gradients taken with
+    ``create_graph=True`` for the penalty to be differentiable.
+
+    Args:
+        grads (Tensor): The flattened per-environment gradients :math:`\mathbf{g}_e`, shape
+            ``[E, P]``.
+    """
+    return (grads - grads.mean(dim=0)).pow(2).sum(dim=1).mean()

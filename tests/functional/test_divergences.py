@@ -136,3 +136,31 @@ def test_softmax_kl_matches_torch_and_is_asymmetric():
     assert MF.softmax_kl(x, x + 3.0).item() == pytest.approx(0.0, abs=1e-6)  # shift-invariant
     # By convexity KL(P || M) <= KL(P || Q) / 2, so JS <= (KL(P || Q) + KL(Q || P)) / 4.
     assert MF.js_divergence(x, y) <= (MF.softmax_kl(x, y) + MF.softmax_kl(y, x)) / 4
+
+
+def test_distillation_kl_is_the_softened_kl_times_tau_squared():
+    torch.manual_seed(0)
+    student, teacher = torch.randn(6, 5) * 2, torch.randn(6, 5) * 3
+    tau = 4.0
+    reference = torch.nn.functional.kl_div((student / tau).log_softmax(-1),
+                                           (teacher / tau).log_softmax(-1),
+                                           log_target=True, reduction='batchmean')
+    got = MF.distillation_kl(student, teacher, tau)
+    assert got.item() == pytest.approx(tau ** 2 * reference.item(), rel=1e-5)
+    assert got.item() != pytest.approx(MF.distillation_kl(teacher, student, tau).item(), rel=1e-3)
+    assert MF.distillation_kl(teacher + 2.0, teacher, tau).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_distillation_kl_tends_to_centred_logit_matching_at_high_temperature():
+    torch.manual_seed(1)
+    student, teacher = torch.randn(4, 6), torch.randn(4, 6)
+    centred = (teacher - teacher.mean(-1, keepdim=True)) - (student - student.mean(-1,
+                                                                                   keepdim=True))
+    limit = centred.pow(2).sum(-1).mean() / (2 * 6)
+    assert MF.distillation_kl(student.double(), teacher.double(), 1e3).item() == pytest.approx(
+        limit.item(), rel=1e-3)
+    # The gradient reaches only what is not detached.
+    student.requires_grad_(True)
+    teacher.requires_grad_(True)
+    MF.distillation_kl(student, teacher.detach(), 2.0).backward()
+    assert student.grad.abs().sum() > 0 and teacher.grad is None

@@ -62,3 +62,19 @@ def test_norm_reg_known_value():
     a = torch.full((2, 2), 3.0)  # Frobenius norm 6
     b = torch.ones(4, 1)  # norm 2, four rows
     assert MF.norm_reg(a, b).item() == pytest.approx((6 + 2) / 4)
+
+
+def test_gradient_variance_known_value_and_zero_for_equal_gradients():
+    # two environments, gradients [1, 0] and [3, 2]: mean [2, 1], each 2 away in squared
+    # norm, so the trace of the variance is (2 + 2) / 2
+    grads = torch.tensor([[1.0, 0.0], [3.0, 2.0]])
+    assert MF.gradient_variance(grads).item() == pytest.approx(2.0)
+    same = torch.randn(1, 5).expand(4, 5)
+    assert MF.gradient_variance(same).item() == pytest.approx(0.0, abs=1e-7)
+    assert MF.gradient_variance(torch.randn(1, 5)).item() == 0.0  # a single environment
+    # the penalty is differentiable through the gradients it is given
+    w = torch.tensor([1.0, -1.0], requires_grad=True)
+    scale = torch.tensor([[1.0], [2.0]])
+    MF.gradient_variance(scale * w).backward()
+    # g_e = s_e w, mean 1.5 w: ((0.25 + 0.25) / 2) * 2 w = 0.5 w
+    assert torch.allclose(w.grad, 0.5 * w.detach())

@@ -8,6 +8,7 @@ from pyg_mmrec.nn.models.buir import BUIR, BUIREncoded
 from pyg_mmrec.nn.models.dualgnn import DualGNN
 from pyg_mmrec.nn.models.freedom import FREEDOM
 from pyg_mmrec.nn.models.grcn import GRCN
+from pyg_mmrec.nn.models.invrl import InvRL, InvRLEncoded
 from pyg_mmrec.nn.models.itemknn_cbf import ItemKNNCBF
 from pyg_mmrec.nn.models.lattice import LATTICE
 from pyg_mmrec.nn.models.layergcn import LayerGCN
@@ -34,6 +35,8 @@ __all__ = [
     'Encoded',
     'FREEDOM',
     'GRCN',
+    'InvRL',
+    'InvRLEncoded',
     'ItemKNNCBF',
     'LATTICE',
     'LayerGCN',

@@ -12,6 +12,7 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.graph import user_item_edge_index
 from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.nn.models.selfcf import SelfCF
+from pyg_mmrec.params import Count0, Dim, Fraction, Weight
 from pyg_mmrec.registry import register
 from pyg_mmrec.utils import quiet_sparse_csr
 
@@ -91,9 +92,9 @@ class BUIR(SelfCF):
         reg_weight (float): L2 weight on the batch's layer-0 online embeddings.
             (default: :obj:`0.0`)
     """
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
-                 num_layers: int = 3, momentum: float = 0.995, drop_ratio: float = 1.0,
-                 reg_weight: float = 0.0):
+    def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
+                 num_layers: Count0 = 3, momentum: Fraction = 0.995, drop_ratio: Fraction = 1.0,
+                 reg_weight: Weight = 0.0):
         super().__init__(num_users, num_items, embedding_dim, num_layers, 0.0, reg_weight)
         self.momentum = momentum
         self.drop_ratio = drop_ratio

@@ -10,6 +10,7 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.graph import user_cooccurrence_graph
 from pyg_mmrec.nn.conv import LightGCNConv
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
+from pyg_mmrec.params import Count, Count0, Dim, Weight
 from pyg_mmrec.registry import register
 from pyg_mmrec.utils import quiet_sparse_csr
 
@@ -77,8 +78,8 @@ class DualGNN(Recommender):
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.INDUCTIVE})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
-                 embedding_dim: int = 64, num_layers: int = 2, knn_k: int = 40,
-                 reg_weight: float = 1e-4):
+                 embedding_dim: Dim = 64, num_layers: Count0 = 2, knn_k: Count = 40,
+                 reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items)
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers

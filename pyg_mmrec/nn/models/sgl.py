@@ -10,6 +10,7 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec.graph import user_item_adjacency
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
+from pyg_mmrec.params import Count0, Dim, Positive, Rate, Weight
 from pyg_mmrec.registry import register
 
 
@@ -72,9 +73,9 @@ class SGL(LightGCN):
         ssl_weight (float): Weight :math:`\lambda_1` of the self-supervised loss.
             (default: :obj:`0.1`)
     """
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
-                 num_layers: int = 3, reg_weight: float = 1e-4, drop_ratio: float = 0.1,
-                 ssl_temperature: float = 0.2, ssl_weight: float = 0.1):
+    def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
+                 num_layers: Count0 = 3, reg_weight: Weight = 1e-4, drop_ratio: Rate = 0.1,
+                 ssl_temperature: Positive = 0.2, ssl_weight: Weight = 0.1):
         super().__init__(num_users, num_items, embedding_dim, num_layers, reg_weight)
         self.drop_ratio = drop_ratio
         self.ssl_temperature = ssl_temperature

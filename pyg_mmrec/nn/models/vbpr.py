@@ -63,7 +63,12 @@ class VBPR(Recommender):
         self.encoder.reset_parameters()
 
     def encode(self, data: HeteroData) -> Encoded:
-        reps = self.encoder(self.item_features(data))
+        return self.encode_features(self.item_features(data))
+
+    def encode_features(self, features: dict[str, Tensor]) -> Encoded:
+        r"""The states computed from the item features ``features`` (:math:`\mathbf{M}^k` by
+        modality; :class:`~pyg_mmrec.nn.models.InvRL` passes masked ones)."""
+        reps = self.encoder(features)
         h = self.hidden(ModalityEncoder.fuse(reps))
         item = torch.cat([self.item_emb.weight, h], dim=1)
         return Encoded(self.user_emb.weight, item, modality=reps, hidden=h,

@@ -13,6 +13,7 @@ from pyg_mmrec.nn.models import (
     VBPR,
     VLATTICE,
     Capability,
+    InvRL,
     ItemKNNCBF,
     Pop,
     VLightGCN,
@@ -184,6 +185,7 @@ def test_itemknn_cbf_scores_by_the_top_k_content_similarities(tiny_splits):
 # The ID table row of item i, per model whose new items are isolated nodes without an ID.
 ID_ROW = {VBPR: lambda model, i: model.item_emb.weight[i],
           VLightGCN: lambda model, i: model.item_emb.weight[i],
+          InvRL: lambda model, i: model.item_emb.weight[i],
           GRCN: lambda model, i: model.id_embedding.weight[model.num_users + i],
           MMGCN: lambda model, i: model.id_embedding.weight[model.num_users + i]}
 
