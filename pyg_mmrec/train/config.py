@@ -43,7 +43,9 @@ class TrainConfig:
         patience (int): Stop after this many epochs without a better validation score.
             (default: :obj:`20`)
         eval_every (int): Validate every this many epochs. (default: :obj:`1`)
-        metric (str): Validation metric that selects the epoch. (default: :obj:`'Recall@20'`)
+        metric (str): Validation metric that selects the epoch; with ``cold_items``, a column
+            prefix selects on the cold or warm items alone (``'cold/Recall@20'``,
+            :doc:`/cold_start`). (default: :obj:`'Recall@20'`)
         ks (list of int): Cut-offs of the reported metrics. (default: :obj:`[5, 10, 20, 50]`)
         exclude_val_at_test (bool): Remove validation items from the test rankings, as well as
             training items. :obj:`False` reproduces MMRec, which ranks them.
@@ -120,11 +122,16 @@ class TrainConfig:
     def __post_init__(self):
         for key, param in declared(TrainConfig).items():
             setattr(self, key, check(key, getattr(self, key), param))
-        name, _, k = self.metric.partition('@')
+        column, _, metric = self.metric.rpartition('/')
+        name, _, k = metric.partition('@')
         from pyg_mmrec.metrics import METRIC_NAMES
         if name not in METRIC_NAMES or not k.isdigit() or int(k) not in self.ks:
             raise ConfigError(f"config key 'metric' must be one of {list(METRIC_NAMES)} at a "
                               f"cut-off in ks={self.ks}, e.g. 'Recall@20', got {self.metric!r}")
+        if column and (column not in ('cold', 'warm') or not self.cold_items):
+            raise ConfigError(f"config key 'metric' = {self.metric!r}: a column prefix is "
+                              f"'cold/' or 'warm/', and needs cold_items > 0 (the cold-start "
+                              f"protocol)")
 
 
 TRAIN_KEYS = {key: param.default for key, param in declared(TrainConfig).items()}

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -124,3 +126,16 @@ def test_a_search_tests_its_selected_run_on_the_run_s_cold_start_split(tiny_spli
     splits = checkpoint_splits(ckpt, tiny_splits)
     model, _ = load_model(tmp_path / f"run{selected['run']}" / 'checkpoint.pt', splits)
     assert evaluate(model, splits, 'test') == pytest.approx(selected['test'])
+
+
+def test_model_selection_may_look_at_the_cold_items_alone(tiny_splits, tmp_path):
+    results = pyg_mmrec.run('vbpr', tiny_splits, {**FAST, 'epochs': 6, 'cold_items': 0.25,
+                                                  'metric': 'cold/NDCG@5'}, out_dir=tmp_path)
+    log = [json.loads(line) for line in (tmp_path / 'log.jsonl').read_text().splitlines()]
+    cold = [r['valid']['cold/NDCG@5'] for r in log]
+    assert results['best_epoch'] == cold.index(max(cold))
+    for config, match in (({'metric': 'cold/Recall@20'}, 'needs cold_items > 0'),
+                          ({'metric': 'new/Recall@20', 'cold_items': 0.2}, "'cold/' or"),
+                          ({'metric': 'cold/Recall@7', 'cold_items': 0.2}, 'cut-off')):
+        with pytest.raises(ConfigError, match=match):
+            resolve('vbpr', config)
