@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pyg_mmrec.errors import ConfigError, PygMMRecError
+from pyg_mmrec.errors import ConfigError, DataError, PygMMRecError
 from pyg_mmrec.params import Param
 
 # torch and the models are imported after the arguments are parsed, so that --help and
@@ -46,6 +46,17 @@ def format_metrics(columns: dict[str, dict[str, float]], ks: Sequence[int]) -> s
             lines.append(f'{key:<14}' + ''.join(
                 f'{columns[n].get(key, float("nan")):>{width + 2}.4f}' for n in names))
     return '\n'.join(lines)
+
+
+def metric_columns(name: str, metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The column ``name`` of :func:`format_metrics`, or on a cold-start split its three
+    columns: cold items only, warm items only, and all."""
+    from pyg_mmrec.train.evaluation import COLD, WARM
+    if f'{COLD}/num_users' not in metrics:
+        return {name: metrics}
+    out = {f'{name} {part}': {k.partition('/')[2]: v for k, v in metrics.items()
+                              if k.startswith(f'{part}/')} for part in (COLD, WARM)}
+    return {**out, f'{name} all': metrics}
 
 
 def _config(args: argparse.Namespace) -> dict:
@@ -109,7 +120,8 @@ def _train(args: argparse.Namespace) -> None:
           f"of {results['epochs_run']}, {results['train_seconds_per_epoch']:.2f} s/epoch, "
           f"validation pass {results['eval_seconds']:.2f} s, "
           f"peak memory {results['peak_rss_mb']:.0f} MiB")
-    columns = {'valid': results['valid'], 'test': results['test']}
+    columns = {**metric_columns('valid', results['valid']),
+               **metric_columns('test', results['test'])}
     if args.with_backbone:
         # The same settings without the plug-in's own: the same seed gives the backbone the
         # same initial weights, so the two columns differ by the plug-in alone.
@@ -118,7 +130,8 @@ def _train(args: argparse.Namespace) -> None:
                    resume=args.resume)
         print(f"{name} (bare backbone): best epoch {base['best_epoch']} of "
               f"{base['epochs_run']}, {base['train_seconds_per_epoch']:.2f} s/epoch")
-        columns = {f'{args.model} test': results['test'], f'{name} test': base['test']}
+        columns = {**metric_columns(f'{args.model} test', results['test']),
+                   **metric_columns(f'{name} test', base['test'])}
     print(format_metrics(columns, results['config']['ks']))
     print(f"\nwrote {args.out}/results.json, checkpoint.pt, log.jsonl"
           + (f" (and the backbone's in {args.out}/backbone)" if args.with_backbone else ''))
@@ -142,14 +155,16 @@ def _evaluate(args: argparse.Namespace) -> None:
     from pyg_mmrec.data import load_dataset
     from pyg_mmrec.metrics import RankingEvaluator
     from pyg_mmrec.train import evaluate, load_model
-    splits = load_dataset(args.data)
+    from pyg_mmrec.train.checkpoint import load_checkpoint
+    from pyg_mmrec.train.trainer import checkpoint_splits
+    splits = checkpoint_splits(load_checkpoint(args.checkpoint), load_dataset(args.data))
     model, ckpt = load_model(args.checkpoint, splits)
     cfg = ckpt['config']
     metrics = evaluate(model, splits, args.split, RankingEvaluator(cfg['ks'], cfg['max_scores']),
                        cfg['exclude_val_at_test'])
     print(f"{ckpt['model']} (best epoch {ckpt['best_epoch']}) on {splits.name}, "
           f"{args.split} split, {metrics['num_users']} users")
-    print(format_metrics({args.split: metrics}, cfg['ks']))
+    print(format_metrics(metric_columns(args.split, metrics), cfg['ks']))
 
 
 def _parse_users(text: str, internal: bool) -> list:
@@ -161,6 +176,18 @@ def _parse_users(text: str, internal: bool) -> list:
     except ValueError:
         raise ConfigError(f"--users with --internal-ids expects comma-separated integer ids, "
                           f"got {text!r}") from None
+
+
+def _new_items(path: str) -> tuple[dict, list | None]:
+    """The feature rows by modality and the ids (or :obj:`None`) of a ``--new-items`` file."""
+    import numpy as np
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            content = {key: arrays[key] for key in arrays.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"--new-items {path}: not a readable .npz file of arrays: {e}") from e
+    ids = content.pop('ids', None)
+    return content, None if ids is None else [str(i) for i in ids.tolist()]
 
 
 def _recommend(args: argparse.Namespace) -> None:
@@ -177,8 +204,10 @@ def _recommend(args: argparse.Namespace) -> None:
         splits = load_dataset(args.data)
     # Validation items are never recommended for the test split, whatever the checkpoint's
     # evaluation protocol: they are known interactions of the user.
+    new_items, new_ids = _new_items(args.new_items) if args.new_items else (None, None)
     recs = recommend(args.checkpoint, splits, k=args.k, users=users, split=args.split,
-                     exclude_val_at_test=True, internal_ids=args.internal_ids)
+                     exclude_val_at_test=True, internal_ids=args.internal_ids,
+                     new_items=new_items, new_item_ids=new_ids, only_new=args.only_new)
     lines = ['userID\titemID\trank\tscore' if args.internal_ids else
              'user_id\titem_id\trank\tscore']
     short = 0
@@ -250,7 +279,8 @@ def _models(args: argparse.Namespace) -> None:
     from pyg_mmrec.registry import registered
     from pyg_mmrec.train import TrainConfig
     for name, cls in sorted(registered().items()):
-        print(f'{name} ({cls.__name__}):')
+        offered = ', '.join(sorted(cls.offered_capabilities())) or 'none'
+        print(f'{name} ({cls.__name__}; capabilities: {offered}):')
         specs = cls.hparam_specs()
         untyped = {k: from_default(v) or Param(object, default=v)
                    for k, v in cls.hparam_defaults().items() if k not in specs}
@@ -352,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--internal-ids', action='store_true',
                    help="take and write the dataset's internal (contiguous) ids instead of "
                         "the source's")
+    p.add_argument('--new-items', metavar='NPZ',
+                   help="items the model has never seen, by their feature rows: a .npz file "
+                        "with one [C, d] array per modality, named as the modality, and "
+                        "optionally their ids in 'ids' (needs --data and an inductive model)")
+    p.add_argument('--only-new', action='store_true',
+                   help='rank the new items only, not the catalogue')
     p.add_argument('--out', help='TSV file to write (default: stdout)')
     p.set_defaults(func=_recommend)
 

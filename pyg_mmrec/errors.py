@@ -25,3 +25,8 @@ class CheckpointError(PygMMRecError, ValueError):
 class TrainingError(PygMMRecError, ArithmeticError):
     """Training met a non-finite loss term or gradient (from a setting such as a too large
     learning rate, or from extreme input values); the last checkpoint is kept."""
+
+
+class NotInductiveError(ConfigError):
+    """A model that represents an item by its ID alone was asked to represent new items
+    (cold-start items, known only by their features); see :doc:`/cold_start`."""

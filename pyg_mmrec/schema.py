@@ -21,6 +21,10 @@ from torch_geometric.data import HeteroData
 
 INTERACTS = ('user', 'interacts', 'item')
 SPLIT_NAMES = ('train', 'val', 'test')
+#: The node type of the items held out of training by the cold-start protocol
+#: (:class:`~pyg_mmrec.transforms.ColdStartSplit`): their features ``x_<modality>`` and the
+#: split (1 validation, 2 test) whose targets hold their interactions.
+COLD_ITEM = 'cold_item'
 #: The edge-store attribute holding the :math:`k` of an item-item graph the library computed.
 COMPUTED_K = 'computed_k'
 
@@ -63,6 +67,15 @@ def computed_k(data: HeteroData, modality: str) -> int | None:
     if graph_type(modality) not in data.edge_types:
         return None
     return data[graph_type(modality)].get(COMPUTED_K)
+
+
+def cold_features(data: HeteroData) -> dict[str, Tensor]:
+    """The feature matrices of the cold items of ``data`` (:data:`COLD_ITEM`) by modality;
+    empty for a dataset without cold items."""
+    if COLD_ITEM not in data.node_types:
+        return {}
+    store = data[COLD_ITEM]
+    return {m: store[feature_key(m)] for m in modalities(data)}
 
 
 def set_features(data: HeteroData, modality: str, x: Tensor) -> None:

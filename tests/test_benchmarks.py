@@ -14,6 +14,7 @@ RESULTS = ROOT / 'benchmarks' / 'results'
 REPORTS = {
     'backbones': ('backbones', []),
     'bm3_reference': ('bm3_reference', []),
+    'cold_start': ('cold_start', []),
     'drowned_content': ('drowned_content', []),
     'dvib': ('dvib', []),
     'dvib_ml-100k': ('dvib', ['--data', 'ml-100k']),
@@ -49,9 +50,9 @@ def test_every_report_has_a_rebuild():
 @pytest.mark.parametrize('stem', sorted(REPORTS))
 def test_report_rebuilds_from_its_record(stem, tmp_path, monkeypatch, capsys):
     script, extra = REPORTS[stem]
-    if script in ('ibmrec', 'dvib'):  # their report-only runs redraw the figures that need
-        pytest.importorskip('matplotlib')  # no logs
-    if script == 'ibmrec':
+    if script in ('ibmrec', 'dvib', 'cold_start'):  # their report-only runs redraw the
+        pytest.importorskip('matplotlib')  # figures that need no logs
+    if script in ('ibmrec', 'cold_start'):
         extra = [*extra, '--static', str(tmp_path / 'static')]
     shutil.copy(RESULTS / f'{stem}.json', tmp_path)
     monkeypatch.setattr(sys, 'argv', [script, '--report-only', '--out', str(tmp_path), *extra])

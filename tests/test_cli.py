@@ -208,7 +208,10 @@ def test_models_lists_every_key_with_default_and_range(capsys):
     assert main(['models']) == 0
     out = capsys.readouterr().out
     assert "  embedding_dim=64  (an integer in [1, 65536])" in out
-    assert "  lr=0.001  (a number in (0, 10])" in out and 'lattice (LATTICE):' in out
+    assert "  lr=0.001  (a number in (0, 10])" in out
+    assert 'lattice (LATTICE; capabilities: hidden, inductive, item_graph, modality):' in out
+    assert 'lightgcn (LightGCN; capabilities: hidden):' in out
+    assert "  cold_items=0.0  (a number in [0, 1))" in out
     assert "  robust='none'  (one of ['none', 'amr', 'mg'])" in out
     assert "  mg_interval=3  (an integer in [1, 1000000])" in out
 
@@ -286,3 +289,50 @@ def test_recommend_returns_fewer_than_k_and_says_so(mmrec_folder, tmp_path, caps
     assert len(rows) == 80 - len(seen) and not {i for _, i, _, _ in rows} & seen
     assert 'fewer than 1000' in captured.err
     assert all(r[3] != '-inf' for r in rows)
+
+
+def test_cold_start_protocol_from_the_command_line(mmrec_folder, tmp_path, capsys):
+    out = tmp_path / 'cold'
+    assert main(['train', '--model', 'vbpr', '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=1', 'progress=false', 'embedding_dim=8',
+                 'cold_items=0.25']) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((out / 'results.json').read_text())
+    header = printed.splitlines()[[line.startswith('metric') for line in
+                                   printed.splitlines()].index(True)].split()
+    assert header[1:] == ['valid', 'cold', 'valid', 'warm', 'valid', 'all',
+                          'test', 'cold', 'test', 'warm', 'test', 'all']
+    assert f"{results['test']['cold/Recall@20']:.4f}" in printed
+
+    assert main(['evaluate', '--checkpoint', str(out / 'checkpoint.pt'),
+                 '--data', str(mmrec_folder)]) == 0
+    evaluated = capsys.readouterr().out
+    row = next(line for line in evaluated.splitlines() if line.startswith('Recall@20 '))
+    test = results['test']
+    assert row.split()[1:] == [f"{test[k]:.4f}" for k in ('cold/Recall@20', 'warm/Recall@20',
+                                                          'Recall@20')]
+
+    assert main(['train', '--model', 'lightgcn', '--data', str(mmrec_folder), '--out',
+                 str(tmp_path / 'id'), '--set', 'epochs=1', 'cold_items=0.25']) == 2
+    assert 'LightGCN represents an item by its ID' in capsys.readouterr().err
+
+
+def test_recommend_new_items_from_a_file(mmrec_folder, tmp_path, capsys, tiny_splits):
+    out = tmp_path / 'run'
+    assert main(['train', '--model', 'vbpr', '--data', str(mmrec_folder), '--out', str(out),
+                 '--set', 'epochs=1', 'progress=false', 'embedding_dim=8']) == 0
+    capsys.readouterr()
+    new = tmp_path / 'new.npz'
+    np.savez(new, image=tiny_splits.train['item'].x_image[:2].numpy() + 1.0,
+             ids=np.array(['fresh-a', 'fresh-b']))
+    argv = ['recommend', '--checkpoint', str(out / 'checkpoint.pt'), '--k', '2', '--users',
+            '0,1', '--new-items', str(new), '--only-new']
+    assert main(argv) == 2  # the model must represent them: the data is needed
+    assert 'pass the dataset' in capsys.readouterr().err
+    assert main([*argv, '--data', str(mmrec_folder)]) == 0
+    rows = [line.split('\t') for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(r[1] for r in rows if r[0] == '0') == ['fresh-a', 'fresh-b']
+    (tmp_path / 'bad.npz').write_text('not an archive')
+    assert main([*argv[:-3], '--new-items', str(tmp_path / 'bad.npz'), '--data',
+                 str(mmrec_folder)]) == 2
+    assert 'not a readable .npz' in capsys.readouterr().err

@@ -29,6 +29,7 @@ from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import DataError
 from pyg_mmrec.schema import (
+    COLD_ITEM,
     INTERACTS,
     SPLIT_NAMES,
     feature_key,
@@ -54,7 +55,19 @@ class DataSplits(NamedTuple):
 
     @property
     def num_items(self) -> int:
+        """The catalogue's size: the training items, then the cold items, if any."""
+        return self.num_warm_items + self.num_cold_items
+
+    @property
+    def num_warm_items(self) -> int:
+        """The items training sees (ids ``0 .. num_warm_items - 1`` of the catalogue)."""
         return self.train['item'].num_nodes
+
+    @property
+    def num_cold_items(self) -> int:
+        """The items held out of training by the cold-start protocol (the catalogue's last
+        ids; see :class:`~pyg_mmrec.transforms.ColdStartSplit`); 0 without it."""
+        return self.train[COLD_ITEM].num_nodes if COLD_ITEM in self.train.node_types else 0
 
     @property
     def name(self) -> str:
@@ -80,6 +93,8 @@ class DataSplits(NamedTuple):
         out['graphs'] = {m: int(self.train[graph_type(m)].edge_index.size(1))
                          for m in graph_modalities(self.train)}
         out['eval_users_dropped'] = int(self.train.eval_users_dropped)
+        if self.num_cold_items:
+            out['cold_items'] = self.num_cold_items
         return out
 
 

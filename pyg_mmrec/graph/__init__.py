@@ -9,20 +9,26 @@ from pyg_mmrec.graph.fusion import fuse_item_graphs
 from pyg_mmrec.graph.knn import (
     add_modality_graphs,
     check_knn_config,
+    content_profile,
     ensure_modality_graphs,
     item_graph_of,
     knn_graph_from_features,
+    knn_to_features,
     modality_graph,
+    neighbour_mean,
 )
 
 __all__ = [
     'add_modality_graphs',
     'check_knn_config',
+    'content_profile',
     'ensure_modality_graphs',
     'fuse_item_graphs',
     'item_graph_of',
     'knn_graph_from_features',
+    'knn_to_features',
     'modality_graph',
+    'neighbour_mean',
     'user_cooccurrence_graph',
     'user_item_adjacency',
     'user_item_edge_index',

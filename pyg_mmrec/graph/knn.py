@@ -2,7 +2,7 @@
 graphs of a :class:`~torch_geometric.data.HeteroData` (see :mod:`pyg_mmrec.schema`)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -131,6 +131,68 @@ def knn_graph_from_features(
     target = torch.arange(num_nodes, device=x.device).repeat_interleave(k)
     edge_index = torch.stack([nbr.reshape(-1), target], dim=0)
     return edge_index, val.reshape(-1)
+
+
+def content_profile(features: Mapping[str, Tensor]) -> Tensor:
+    r"""The items' content profiles ``[N, \sum_m d_m]``: each modality's features
+    row-normalised, concatenated in modality order and scaled by :math:`1/\sqrt{M}`, so that
+    the inner product of two profiles is the mean over the :math:`M` modalities of their
+    cosine similarities (a zero feature row contributes 0).
+
+    Args:
+        features (dict): Modality name to feature matrix ``[N, d_m]`` (at least one).
+    """
+    if not features:
+        raise DataError("a content profile needs at least one modality's features")
+    rows = [_l2_normalize_rows(features[m].float()) for m in sorted(features)]
+    return torch.cat(rows, dim=1) / len(rows) ** 0.5
+
+
+def knn_to_features(query: Tensor, base: Tensor, k: int, chunk_size: int = 1024
+                    ) -> tuple[Tensor, Tensor]:
+    r"""The top-:math:`k` inner-product neighbours among the rows of ``base`` of each row of
+    ``query`` (two different sets of items, e.g. new items and training items, so no
+    self-match is excluded): the graph from the catalogue ``base`` to the items ``query``.
+
+    Memory is :math:`O(\textrm{chunk\_size} \cdot N_\text{base})` for the similarities.
+
+    Args:
+        query (Tensor): ``[Q, d]`` rows that aggregate (e.g. :func:`content_profile` of new
+            items).
+        base (Tensor): ``[N, d]`` rows to find neighbours among.
+        k (int): Neighbours per query row, clamped to :math:`N`.
+        chunk_size (int): Query rows handled at once.
+
+    Returns:
+        (edge_index, value): ``edge_index[0]`` the neighbour in ``base``, ``edge_index[1]``
+        the query row (``[2, Q * k']``, grouped by query row, neighbours by decreasing
+        similarity), ``value`` the inner products.
+    """
+    _check_k(k)
+    _check_chunk_size(chunk_size)
+    k = min(k, base.size(0))
+    nbrs, vals = [], []
+    for start in range(0, query.size(0), chunk_size):
+        val, nbr = _similarity_block(query[start:start + chunk_size], base).topk(k, dim=1)
+        nbrs.append(nbr)
+        vals.append(val)
+    nbr = torch.cat(nbrs) if nbrs else base.new_empty(0, k, dtype=torch.long)
+    val = torch.cat(vals) if vals else base.new_empty(0, k)
+    target = torch.arange(query.size(0), device=query.device).repeat_interleave(k)
+    return torch.stack([nbr.reshape(-1), target]), val.reshape(-1)
+
+
+def neighbour_mean(states: Tensor, edge_index: Tensor, edge_weight: Tensor, num: int
+                   ) -> Tensor:
+    r"""The similarity-weighted mean :math:`\sum_j s_{ij} \mathbf{x}_j / \sum_j s_{ij}` of
+    the ``states`` ``[N, d]`` of each of ``num`` items' neighbours, over the graph
+    ``edge_index`` (row 0 the neighbour, row 1 the item) with weights ``edge_weight``;
+    negative similarities count as 0, and an item without a positive one gets zeros."""
+    weight = edge_weight.clamp_min(0)
+    total = states.new_zeros(num).index_add_(0, edge_index[1], weight)
+    out = states.new_zeros(num, states.size(1)).index_add_(
+        0, edge_index[1], states[edge_index[0]] * weight.unsqueeze(1))
+    return out / total.clamp_min(torch.finfo(states.dtype).tiny).unsqueeze(1)
 
 
 def modality_graph(x: Tensor, k: int, chunk_size: int = 1024,

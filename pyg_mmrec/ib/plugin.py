@@ -184,6 +184,13 @@ class PlugIn(Recommender):
         return cls.backbone_class((config or {}).get('backbone', cls.default_backbone)
                                   ).capabilities
 
+    def check_inductive(self) -> None:
+        self.backbone.check_inductive()
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        return self.backbone.represent_new_items(data, features, out)
+
     def perturb_features(self, hook: Callable[[str, Tensor], Tensor]
                          ) -> contextlib.AbstractContextManager[None]:
         return self.backbone.perturb_features(hook)

@@ -125,10 +125,11 @@ class RankingEvaluator:
 
     @torch.no_grad()
     def top_k(self, score: Callable[[Tensor], Tensor], users: Tensor, num_users: int,
-              num_items: int, k: int, exclude: Sequence[Tensor] = ()) -> tuple[Tensor, Tensor]:
+              num_items: int, k: int, exclude: Sequence[Tensor] = (),
+              items: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
         """The ``k`` best items ``[len(users), k]`` and their scores for each user, ranking
-        all items except the user's items in the ``exclude`` graphs (``-inf`` scores pad the
-        list when fewer than ``k`` items remain).
+        all items (or the id range ``items``) except the user's items in the ``exclude``
+        graphs (``-inf`` scores pad the list when fewer than ``k`` items remain).
 
         Args:
             score (callable): Maps a batch of user ids ``[B]`` to a new scores tensor
@@ -138,6 +139,8 @@ class RankingEvaluator:
             num_items (int): Number of items.
             k (int): List length.
             exclude (sequence of Tensor): User-item graphs ``[2, E]`` whose items are removed.
+            items (tuple, optional): Rank only the items ``items[0] <= i < items[1]`` (e.g.
+                the cold items of :doc:`/cold_start`); the ids returned stay the catalogue's.
         """
         for e in exclude:
             _check_index(e, num_users, num_items, 'an exclusion graph')
@@ -148,14 +151,17 @@ class RankingEvaluator:
             for index in excluded:
                 row, item = index.batch(batch)
                 scores[row, item] = float('-inf')
-            val, idx = torch.topk(scores, min(k, num_items), dim=1)
-            top_items.append(idx)
+            if items is not None:
+                scores = scores[:, items[0]:items[1]]
+            val, idx = torch.topk(scores, min(k, scores.size(1)), dim=1)
+            top_items.append(idx if items is None else idx + items[0])
             top_scores.append(val)
         return torch.cat(top_items), torch.cat(top_scores)
 
     @torch.no_grad()
     def evaluate(self, score: Callable[[Tensor], Tensor], target: Tensor, num_users: int,
-                 num_items: int, exclude: Sequence[Tensor] = ()) -> dict[str, float]:
+                 num_items: int, exclude: Sequence[Tensor] = (),
+                 items: tuple[int, int] | None = None) -> dict[str, float]:
         """Averages the metrics over users with held-out items.
 
         Args:
@@ -165,16 +171,20 @@ class RankingEvaluator:
             num_items (int): Number of items.
             exclude (sequence of Tensor): User-item graphs ``[2, E]`` (training and, at test
                 time, validation interactions) removed from the rankings.
+            items (tuple, optional): Rank only the item id range ``[items[0], items[1])``
+                and find only the targets in it (users without one are left out).
 
         Returns:
             dict: ``'Recall@20'``-style keys to floats, plus ``'num_users'``.
         """
         _check_index(target, num_users, num_items, 'the target graph')
+        if items is not None:
+            target = target[:, (target[1] >= items[0]) & (target[1] < items[1])]
         num_relevant = torch.bincount(target[0], minlength=num_users)
         users = num_relevant.nonzero().view(-1)
         if users.numel() == 0:
             raise ConfigError("no user has a held-out item to evaluate")
-        ranked, _ = self.top_k(score, users, num_users, num_items, max(self.ks), exclude)
+        ranked, _ = self.top_k(score, users, num_users, num_items, max(self.ks), exclude, items)
         hits = PairSet(target, num_items).contains(users.view(-1, 1), ranked)
         per_user = ranking_metrics(hits, num_relevant[users], self.ks)
         out = {key: float(value.mean()) for key, value in per_user.items()}

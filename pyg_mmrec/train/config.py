@@ -16,6 +16,7 @@ from pyg_mmrec.params import (
     Param,
     Positive,
     Range,
+    Rate,
     Weight,
     check,
     declared,
@@ -42,7 +43,9 @@ class TrainConfig:
         patience (int): Stop after this many epochs without a better validation score.
             (default: :obj:`20`)
         eval_every (int): Validate every this many epochs. (default: :obj:`1`)
-        metric (str): Validation metric that selects the epoch. (default: :obj:`'Recall@20'`)
+        metric (str): Validation metric that selects the epoch; with ``cold_items``, a column
+            prefix selects on the cold or warm items alone (``'cold/Recall@20'``,
+            :doc:`/cold_start`). (default: :obj:`'Recall@20'`)
         ks (list of int): Cut-offs of the reported metrics. (default: :obj:`[5, 10, 20, 50]`)
         exclude_val_at_test (bool): Remove validation items from the test rankings, as well as
             training items. :obj:`False` reproduces MMRec, which ranks them.
@@ -80,6 +83,11 @@ class TrainConfig:
             (default: :obj:`0.2`)
         mg_interval (int): MG's interval :math:`\beta`: a mirrored pair of steps every this
             many batches. (default: :obj:`3`)
+        cold_items (float): The share of items held out of training with all their
+            interactions, half for validation and half for test (the cold-start protocol,
+            :class:`~pyg_mmrec.transforms.ColdStartSplit`, drawn with ``seed``); the metrics
+            then have cold, warm and all columns (:doc:`/cold_start`). ``0`` keeps every item.
+            LATTICE's cold-start setting is ``0.2``. (default: :obj:`0.0`)
 
     The keys of a method other than the one ``robust`` selects are ignored (so that one
     config can serve runs with different methods).
@@ -109,15 +117,21 @@ class TrainConfig:
     mg_alpha1: Positive = 1.0
     mg_alpha2: Weight = 0.2
     mg_interval: Annotated[int, Range(1, 10**6)] = 3
+    cold_items: Rate = 0.0
 
     def __post_init__(self):
         for key, param in declared(TrainConfig).items():
             setattr(self, key, check(key, getattr(self, key), param))
-        name, _, k = self.metric.partition('@')
+        column, _, metric = self.metric.rpartition('/')
+        name, _, k = metric.partition('@')
         from pyg_mmrec.metrics import METRIC_NAMES
         if name not in METRIC_NAMES or not k.isdigit() or int(k) not in self.ks:
             raise ConfigError(f"config key 'metric' must be one of {list(METRIC_NAMES)} at a "
                               f"cut-off in ks={self.ks}, e.g. 'Recall@20', got {self.metric!r}")
+        if column and (column not in ('cold', 'warm') or not self.cold_items):
+            raise ConfigError(f"config key 'metric' = {self.metric!r}: a column prefix is "
+                              f"'cold/' or 'warm/', and needs cold_items > 0 (the cold-start "
+                              f"protocol)")
 
 
 TRAIN_KEYS = {key: param.default for key, param in declared(TrainConfig).items()}

@@ -7,6 +7,11 @@ from torch import Tensor
 from pyg_mmrec.data import INTERACTS, DataSplits
 from pyg_mmrec.metrics import RankingEvaluator
 from pyg_mmrec.nn.models import Recommender
+from pyg_mmrec.schema import cold_features
+
+#: The prefixes of the columns that :func:`evaluate` adds on a cold-start split: the metrics
+#: of the cold items among the cold items, and of the warm items among the warm items.
+COLD, WARM = 'cold', 'warm'
 
 
 def excluded_graphs(splits: DataSplits, split: str, exclude_val_at_test: bool = True
@@ -21,11 +26,23 @@ def excluded_graphs(splits: DataSplits, split: str, exclude_val_at_test: bool = 
 
 
 @torch.no_grad()
-def scorer(model: Recommender, splits: DataSplits):
-    """A function mapping user ids to their scores against all items, from one forward pass
-    of ``model`` on the training view."""
+def catalogue(model: Recommender, splits: DataSplits) -> tuple[Tensor, Tensor]:
+    """The user representations and those of every item of the catalogue, from one forward
+    pass of ``model`` on the training view: the training items', then, on a cold-start split,
+    the cold items' from their features alone
+    (:meth:`~pyg_mmrec.nn.models.Recommender.encode_new_items`)."""
     model.eval()
-    user_emb, item_emb = model(splits.train)
+    if not splits.num_cold_items:
+        return model(splits.train)
+    out = model.encode(splits.train)
+    cold = model.encode_new_items(splits.train, cold_features(splits.train), out)
+    return out.user, torch.cat([out.item, cold])
+
+
+def scorer(model: Recommender, splits: DataSplits):
+    """A function mapping user ids to their scores against all items of the catalogue
+    (:func:`catalogue`)."""
+    user_emb, item_emb = catalogue(model, splits)
     return lambda users: model.score(user_emb[users], item_emb)
 
 
@@ -33,6 +50,12 @@ def evaluate(model: Recommender, splits: DataSplits, split: str = 'val',
              evaluator: RankingEvaluator | None = None,
              exclude_val_at_test: bool = True) -> dict[str, float]:
     """Full-ranking metrics of ``model`` on the held-out interactions of ``split``.
+
+    On a cold-start split (:class:`~pyg_mmrec.transforms.ColdStartSplit`) the result holds
+    three columns: the plain keys (``'Recall@20'``) rank every item of the catalogue against
+    all held-out interactions; the keys prefixed ``'cold/'`` rank only the cold items against
+    the held-out interactions with cold items, and those prefixed ``'warm/'`` only the warm
+    items against the held-out interactions with warm items (see :doc:`/cold_start`).
 
     Args:
         model (Recommender): The model.
@@ -44,5 +67,13 @@ def evaluate(model: Recommender, splits: DataSplits, split: str = 'val',
     evaluator = evaluator or RankingEvaluator()
     view = splits.view(split)
     exclude = [] if split == 'train' else excluded_graphs(splits, split, exclude_val_at_test)
-    return evaluator.evaluate(scorer(model, splits), view[INTERACTS].edge_label_index,
-                              splits.num_users, splits.num_items, exclude)
+    score = scorer(model, splits)
+    target = view[INTERACTS].edge_label_index
+    out = evaluator.evaluate(score, target, splits.num_users, splits.num_items, exclude)
+    if splits.num_cold_items and split != 'train':
+        warm = splits.num_warm_items
+        for name, items in ((COLD, (warm, splits.num_items)), (WARM, (0, warm))):
+            column = evaluator.evaluate(score, target, splits.num_users, splits.num_items,
+                                        exclude, items)
+            out.update({f'{name}/{key}': value for key, value in column.items()})
+    return out

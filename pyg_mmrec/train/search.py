@@ -9,10 +9,10 @@ from typing import Any
 from pyg_mmrec.data import DataSplits, load_dataset
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.metrics import RankingEvaluator
-from pyg_mmrec.train.checkpoint import write_json
+from pyg_mmrec.train.checkpoint import load_checkpoint, write_json
 from pyg_mmrec.train.config import TRAIN_KEYS, resolve
 from pyg_mmrec.train.evaluation import evaluate
-from pyg_mmrec.train.trainer import CHECKPOINT, load_model, resume_run, run
+from pyg_mmrec.train.trainer import CHECKPOINT, checkpoint_splits, load_model, resume_run, run
 
 
 def grid_configs(grid: dict[str, list] | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,8 +97,10 @@ def tune(model: str, data: str | Path | DataSplits,
                          'best_epoch': results['best_epoch'],
                          'train_seconds_per_epoch': results['train_seconds_per_epoch']})
         best = max(runs, key=lambda r: r['valid'][metric])  # first of equals: grid order
-        selected, _ = load_model(out / f"run{best['run']}" / CHECKPOINT, splits)
-        test = evaluate(selected, splits, 'test',
+        path = out / f"run{best['run']}" / CHECKPOINT
+        run_splits = checkpoint_splits(load_checkpoint(path), splits)  # cold_items: its split
+        selected, _ = load_model(path, run_splits)
+        test = evaluate(selected, run_splits, 'test',
                         RankingEvaluator(train_config.ks, train_config.max_scores),
                         train_config.exclude_val_at_test)
     summary = {

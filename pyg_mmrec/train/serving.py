@@ -9,7 +9,7 @@ instead, it builds the same index from one forward pass, so both ways give the s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,8 +20,9 @@ from pyg_mmrec.data import INTERACTS, DataSplits
 from pyg_mmrec.errors import CheckpointError, ConfigError, DataError
 from pyg_mmrec.metrics import RankingEvaluator
 from pyg_mmrec.nn.models import Recommender
-from pyg_mmrec.schema import SPLIT_NAMES
+from pyg_mmrec.schema import COLD_ITEM, SPLIT_NAMES
 from pyg_mmrec.train.checkpoint import load_checkpoint
+from pyg_mmrec.train.evaluation import catalogue
 
 #: The checkpoint key of the index.
 INDEX_KEY = 'recommend_index'
@@ -71,13 +72,16 @@ class RecommendIndex:
     @classmethod
     @torch.no_grad()
     def from_model(cls, model: Recommender, splits: DataSplits) -> RecommendIndex:
-        """The index of ``model`` on ``splits`` (one forward pass on the training view)."""
-        model.eval()
-        user_emb, item_emb = model(splits.train)
+        """The index of ``model`` on ``splits`` (one forward pass on the training view; the
+        cold items of a cold-start split from their features, see
+        :func:`~pyg_mmrec.train.evaluation.catalogue`)."""
+        user_emb, item_emb = catalogue(model, splits)
         edges = {s: splits.view(s)[INTERACTS].edge_label_index for s in SPLIT_NAMES}
+        item_ids = getattr(splits.train['item'], 'raw_id', None)
+        if item_ids is not None and splits.num_cold_items:  # the catalogue's ids, cold ones last
+            item_ids = list(item_ids) + list(splits.train[COLD_ITEM].raw_id)
         return cls(user_emb.detach().clone(), item_emb.detach().clone(), edges,
-                   getattr(splits.train['user'], 'raw_id', None),
-                   getattr(splits.train['item'], 'raw_id', None),
+                   getattr(splits.train['user'], 'raw_id', None), item_ids,
                    None if scores_by_inner_product(model) else model.score)
 
     def payload(self) -> dict[str, Any] | None:
@@ -145,6 +149,29 @@ class RecommendIndex:
             out.append(lookup[str(u)])
         return torch.tensor(out, dtype=torch.long)
 
+    def with_new_items(self, item_emb: Tensor, ids: Sequence[str] | None = None
+                       ) -> RecommendIndex:
+        """The index with new items appended to the catalogue (after the last id), their
+        representations ``item_emb`` ``[C, d]`` and raw ids ``ids`` (default ``'new0'``,
+        ``'new1'``, ...).
+
+        Raises:
+            DataError: If ``ids`` has another length, repeats an id or names a known item.
+        """
+        ids = [f'new{i}' for i in range(item_emb.size(0))] if ids is None else \
+            [str(i) for i in ids]
+        known = [self.raw_item(i) for i in range(self.num_items)]
+        if len(ids) != item_emb.size(0):
+            raise DataError(f"{len(ids)} new item ids for {item_emb.size(0)} feature rows")
+        seen = set(known)
+        for i in ids:
+            if i in seen:
+                raise DataError(f"new item id {i!r} is repeated or already an item of the "
+                                f"catalogue; new items need ids of their own")
+            seen.add(i)
+        return dataclasses.replace(self, item_emb=torch.cat([self.item_emb, item_emb]),
+                                   item_ids=known + ids)
+
     def raw_item(self, i: int) -> str:
         return str(i) if self.item_ids is None else self.item_ids[i]
 
@@ -167,7 +194,9 @@ class Recommendations(NamedTuple):
 
 def recommend(model: Recommender | str | Path, splits: DataSplits | None = None, k: int = 10,
               users: Sequence | Tensor | None = None, split: str | None = None,
-              exclude_val_at_test: bool = True, internal_ids: bool = False
+              exclude_val_at_test: bool = True, internal_ids: bool = False,
+              new_items: Mapping[str, Tensor] | None = None,
+              new_item_ids: Sequence[str] | None = None, only_new: bool = False
               ) -> Recommendations:
     """Top-``k`` items for users, never recommending a user's training items (nor its
     validation items when ``split == 'test'``), and never padding with them: a user with
@@ -186,23 +215,45 @@ def recommend(model: Recommender | str | Path, splits: DataSplits | None = None,
         split (str, optional): The split whose rankings to reproduce.
         exclude_val_at_test (bool): See :func:`~pyg_mmrec.train.evaluation.excluded_graphs`.
         internal_ids (bool): Take and return internal ids (tensors) instead of raw ids.
+        new_items (dict, optional): Items the model has never seen, by their feature rows
+            (modality name to ``[C, d_m]``, as the training data's modalities): they join the
+            catalogue after its last item, represented from their features alone
+            (:meth:`~pyg_mmrec.nn.models.Recommender.encode_new_items`; needs an inductive
+            model and its data, see :doc:`/cold_start`).
+        new_item_ids (sequence, optional): Their raw ids (default ``'new0'``, ...).
+        only_new (bool): Rank the new items only, not the catalogue.
 
     Raises:
-        DataError: If a user id is unknown.
+        DataError: If a user id is unknown, or the new items' features do not fit the data.
         CheckpointError: If a checkpoint given alone holds no recommendation index.
+        NotInductiveError: For new items and a model that cannot represent them.
     """
     if k < 1:
         raise ConfigError(f"k must be a positive integer, got {k}")
+    if only_new and new_items is None:
+        raise ConfigError("only_new ranks the new items alone; pass them (new_items)")
     if isinstance(model, Recommender):
         if splits is None:
             raise ConfigError("recommend(model) needs the dataset the model was trained on "
                               "(splits), or pass a checkpoint path instead of the model")
-        index = RecommendIndex.from_model(model, splits)
     elif splits is not None:
-        from pyg_mmrec.train.trainer import load_model
-        index = RecommendIndex.from_model(load_model(model, splits)[0], splits)
+        from pyg_mmrec.train.trainer import checkpoint_splits, load_model
+        splits = checkpoint_splits(load_checkpoint(model), splits)  # a cold-start run's split
+        model = load_model(model, splits)[0]
+    elif new_items is not None:
+        raise ConfigError("new items are represented by the model from their features: pass "
+                          "the dataset the checkpoint was trained on (splits / --data)")
+    if isinstance(model, Recommender):
+        index = RecommendIndex.from_model(model, splits)
     else:
         index = RecommendIndex.from_checkpoint(model)
+    catalogue_size = index.num_items
+    if new_items is not None:
+        with torch.no_grad():
+            index = index.with_new_items(
+                model.encode_new_items(splits.train, {m: torch.as_tensor(x).float()
+                                                      for m, x in new_items.items()}),
+                new_item_ids)
     if split is not None and split not in ('val', 'test'):
         raise ConfigError(f"split must be 'val', 'test' or None, got {split!r}")
     if users is None:
@@ -218,9 +269,10 @@ def recommend(model: Recommender | str | Path, splits: DataSplits | None = None,
     exclude = [index.edges['train']]
     if split == 'test' and exclude_val_at_test:
         exclude.append(index.edges['val'])
-    n = min(k, index.num_items)
+    items_range = (catalogue_size, index.num_items) if only_new else None
+    n = min(k, index.num_items - (catalogue_size if only_new else 0))
     items, scores = RankingEvaluator().top_k(index.scores, users, index.num_users,
-                                             index.num_items, n, exclude)
+                                             index.num_items, n, exclude, items_range)
     if k > n:  # fewer items than k in the catalogue
         items = torch.nn.functional.pad(items, (0, k - n), value=-1)
         scores = torch.nn.functional.pad(scores, (0, k - n), value=float('-inf'))

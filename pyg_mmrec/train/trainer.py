@@ -26,6 +26,7 @@ from pyg_mmrec.train.config import TrainConfig, resolve
 from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.robust import training_method
 from pyg_mmrec.train.serving import INDEX_KEY, RecommendIndex
+from pyg_mmrec.transforms import ColdStartSplit
 from pyg_mmrec.utils import intra_op_threads
 
 log = logging.getLogger(__name__)
@@ -183,9 +184,14 @@ class Trainer:
                               f"{splits.num_items} items of {splits.name!r} only up to "
                               f"{MAX_K_BEYOND_CATALOGUE} (each ranked list is padded to it)")
         self.evaluator = RankingEvaluator(self.config.ks, self.config.max_scores)
-        self.loader = TripletLoader(splits.train[INTERACTS].edge_index, splits.num_items,
+        if splits.num_cold_items:
+            model.check_inductive()  # before any training: the cold items need it at validation
+        # Negatives are drawn among the training items only: a cold item is never seen.
+        self.loader = TripletLoader(splits.train[INTERACTS].edge_index, splits.num_warm_items,
                                     self.config.batch_size, self.config.seed, rank, world_size)
-        self.optimizer = self._adam(model.parameters(), self.config.lr)
+        # A model without parameters (a popularity or content reference) is only evaluated.
+        self.optimizer = self._adam(model.parameters(), self.config.lr) if model.trainable \
+            else None
         self.method = training_method(self.config)
         self.method.check_data(splits.train)
         self.stages = model.stages()
@@ -304,6 +310,8 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             if self.out_dir is not None and self.is_main:
                 atomic_write(self.out_dir / EPOCH_LOG, lambda f: None)
+        if not self.model.trainable:
+            return self._evaluate_only(test)
         bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run_info.get('model', 'train'),
                    unit='epoch', disable=not (cfg.progress and self.is_main), dynamic_ncols=True)
         stop = self.bad_epochs >= cfg.patience
@@ -328,6 +336,18 @@ class Trainer:
             bar.update(1)
         bar.close()
         return self._finish(test) if self.is_main else {}
+
+    def _evaluate_only(self, test: bool) -> dict[str, Any]:
+        """The run of a model with nothing to fit: one validation (its "epoch 0"), then the
+        test."""
+        if not self.is_main:
+            return {}
+        record: dict[str, Any] = {'epoch': self.epoch, 'train_seconds': 0.0}
+        self.epoch += 1
+        self._validate(record)
+        self.history.append(record)
+        self._write_epoch(record)
+        return self._finish(test)
 
     def _validate(self, record: dict[str, Any]) -> bool:
         """Validates, tracks the best state; returns whether to stop."""
@@ -367,7 +387,7 @@ class Trainer:
             'test': test,
             'epoch': self.epoch,
             'last_state': self.model.state_dict() if last_state is None else last_state,
-            'optimizer': self.optimizer.state_dict(),
+            'optimizer': None if self.optimizer is None else self.optimizer.state_dict(),
             'stage_optimizers': [o.state_dict() for o in self.stage_optimizers],
             'rng': torch.get_rng_state(),
             'history': self.history,
@@ -399,7 +419,8 @@ class Trainer:
                               f"into another folder")
         load_state(self.model, ckpt['last_state'], path, 'last_state')
         try:
-            self.optimizer.load_state_dict(ckpt['optimizer'])
+            if self.optimizer is not None:
+                self.optimizer.load_state_dict(ckpt['optimizer'])
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
             raise CheckpointError(f"{path}: its optimizer state does not fit the model: "
                                   f"{e}") from e
@@ -495,6 +516,24 @@ def checkpoint_settings(path: Path, model: str) -> dict[str, Any]:
     return {k: v for k, v in stored.items() if k in known}
 
 
+def protocol_splits(splits: DataSplits, config: TrainConfig) -> DataSplits:
+    """``splits`` as a run with ``config`` trains and evaluates on them: with ``cold_items``
+    set, their cold-start split (:class:`~pyg_mmrec.transforms.ColdStartSplit`, drawn with
+    the run's ``seed``); else ``splits`` themselves."""
+    if not config.cold_items:
+        return splits
+    return ColdStartSplit(config.cold_items, config.seed)(splits)
+
+
+def checkpoint_splits(ckpt: dict[str, Any], splits: DataSplits) -> DataSplits:
+    """The views of ``splits`` that the run of the checkpoint contents ``ckpt`` trained on:
+    its cold-start split if it was trained with ``cold_items`` (see :func:`protocol_splits`),
+    else ``splits`` themselves."""
+    fields = TrainConfig.__dataclass_fields__
+    config = TrainConfig(**{k: v for k, v in ckpt.get('config', {}).items() if k in fields})
+    return splits if splits.num_cold_items else protocol_splits(splits, config)
+
+
 def make_trainer(model: str, splits: DataSplits, config: dict[str, Any] | None = None,
                  out_dir: str | Path | None = None, data_name: str | None = None) -> Trainer:
     """The :class:`Trainer` of the registered model ``model`` on ``splits``, built from a flat
@@ -511,6 +550,7 @@ def make_trainer(model: str, splits: DataSplits, config: dict[str, Any] | None =
             (default: :obj:`splits.name`)
     """
     spec = resolve(model, config)
+    splits = protocol_splits(splits, spec.train)
     return Trainer(spec.build(splits.train), splits, spec.train, out_dir,
                    run_info={'model': spec.name, 'data': data_name or splits.name})
 

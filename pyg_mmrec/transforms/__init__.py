@@ -2,6 +2,7 @@
 
 from pyg_mmrec.graph import item_graph_of, knn_graph_from_features, modality_graph
 
+from .cold_start import ColdStartSplit
 from .encode_text import EncodeText, minilm_encoder
 from .feature_noise import FeatureNoise
 from .feature_perturbation import FeaturePerturbation
@@ -11,6 +12,7 @@ from .select_modalities import SelectModalities
 from .text_redundancy import TextRedundancy
 
 __all__ = [
+    'ColdStartSplit',
     'EncodeText',
     'FeatureNoise',
     'FeaturePerturbation',

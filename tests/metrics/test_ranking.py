@@ -60,6 +60,27 @@ def test_evaluator_matches_brute_force(max_scores, seed):
             assert out[key] == pytest.approx(value, abs=1e-5), key
 
 
+@pytest.mark.parametrize('items', [(0, 25), (25, 40), (10, 11)])
+def test_an_item_range_ranks_the_sub_catalogue_alone(items):
+    # The cold / warm columns of the cold-start protocol: the items outside the range are
+    # neither ranked nor targets, as in a catalogue made of the range only.
+    scores, train, val, test = random_problem(seed=5)
+    lo, hi = items
+    ks = (1, 5, 20)
+
+    def inside(edges):
+        keep = (edges[1] >= lo) & (edges[1] < hi)
+        return torch.stack([edges[0, keep], edges[1, keep] - lo])
+
+    out = RankingEvaluator(ks, max_scores=64).evaluate(lambda b: scores[b].clone(), test, 30,
+                                                       40, [train, val], items)
+    expected, num_users = brute_force(scores[:, lo:hi], inside(test), [inside(train),
+                                                                       inside(val)], ks)
+    assert out['num_users'] == num_users
+    for key, value in expected.items():
+        assert out[key] == pytest.approx(value, abs=1e-5), key
+
+
 def test_excluding_validation_items_changes_test_metrics():
     scores, train, val, test = random_problem(seed=3)
     evaluator = RankingEvaluator((5,))

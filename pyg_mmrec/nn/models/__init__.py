@@ -9,12 +9,14 @@ from pyg_mmrec.nn.models.dualgnn import DualGNN
 from pyg_mmrec.nn.models.freedom import FREEDOM
 from pyg_mmrec.nn.models.grcn import GRCN
 from pyg_mmrec.nn.models.invrl import InvRL, InvRLEncoded
+from pyg_mmrec.nn.models.itemknn_cbf import ItemKNNCBF
 from pyg_mmrec.nn.models.lattice import LATTICE
 from pyg_mmrec.nn.models.layergcn import LayerGCN
 from pyg_mmrec.nn.models.lightgcn import LightGCN
 from pyg_mmrec.nn.models.micro import MICRO, MICROEncoded
 from pyg_mmrec.nn.models.mmgcn import MMGCN
 from pyg_mmrec.nn.models.modality_preference import ModalityPreferenceRecommender
+from pyg_mmrec.nn.models.pop import Pop
 from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender, Stage
 from pyg_mmrec.nn.models.selfcf import SelfCF
 from pyg_mmrec.nn.models.sgl import SGL, SGLEncoded
@@ -35,6 +37,7 @@ __all__ = [
     'GRCN',
     'InvRL',
     'InvRLEncoded',
+    'ItemKNNCBF',
     'LATTICE',
     'LayerGCN',
     'LightGCN',
@@ -42,6 +45,7 @@ __all__ = [
     'MICROEncoded',
     'MMGCN',
     'ModalityPreferenceRecommender',
+    'Pop',
     'Recommender',
     'SelfCF',
     'SGL',

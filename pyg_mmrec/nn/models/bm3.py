@@ -92,7 +92,7 @@ class BM3(LightGCN):
             (default: :obj:`2.0`)
     """
     requires_features = True
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.INDUCTIVE})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: Dim = 64, num_layers: Count0 = 1, dropout: Rate = 0.5,

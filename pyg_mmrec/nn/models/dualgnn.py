@@ -75,7 +75,7 @@ class DualGNN(Recommender):
             :math:`10^{-5}..10^{-1}`). (default: :obj:`1e-4`)
     """
     requires_features = True
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.INDUCTIVE})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: Dim = 64, num_layers: Count0 = 2, knn_k: Count = 40,

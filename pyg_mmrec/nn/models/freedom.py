@@ -95,7 +95,8 @@ class FREEDOM(LightGCN):
             (default: :obj:`1e-4`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`0.0`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH,
+                              Capability.INDUCTIVE})
     frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
@@ -171,6 +172,19 @@ class FREEDOM(LightGCN):
         out = self.conv(self.embedding.weight, adj)
         item = out[self.num_users:] + h
         return Encoded(out[:self.num_users], item, modality=reps, hidden=h, item_graph=graph)
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""A new item has no ID embedding (zero) and no interaction, so its LightGCN part
+        is zero; its item-item part :math:`\mathbf{h}_i` joins it to the frozen graph
+        :math:`\mathbf{S}` by edges from its content neighbours among the training items
+        (:meth:`~Recommender.new_item_graph`, :meth:`ItemItemConv.new_nodes
+        <pyg_mmrec.nn.conv.ItemItemConv.new_nodes>`)."""
+        ids = self.embedding.weight[self.num_users:]
+        return self.item_conv.new_nodes(ids, *out.item_graph,
+                                        self.new_item_graph(data, features),
+                                        ids.new_zeros(next(iter(features.values())).size(0),
+                                                      ids.size(1)))
 
     def batch_loss(self, out: Encoded, user: Tensor, pos: Tensor, neg: Tensor
                    ) -> dict[str, Tensor]:

@@ -100,7 +100,7 @@ class GRCN(ModalityPreferenceRecommender):
         pruning (bool): Soft pruning (ReLU) of the refined weights. (default: :obj:`True`)
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.INDUCTIVE})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: Dim = 64, latent_dim: Dim = 64, num_layers: Count0 = 2,
@@ -174,3 +174,13 @@ class GRCN(ModalityPreferenceRecommender):
         ids = self.id_conv(F.normalize(self.id_embedding.weight, dim=-1), edge_index, weight)
         out = torch.cat([(self.num_layers + 1) * ids, h], dim=-1)  # the sum over layers
         return Encoded(out[:self.num_users], out[self.num_users:], modality=reps, hidden=h)
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""A new item is a node without edges and with a zero ID embedding: its propagated
+        ID part is zero and each content representation :math:`\mathbf{C}^m_i` is its
+        content state :math:`\mathbf{z}^m_i` (the attention has no neighbour to add)."""
+        reps = self.encoder(features)
+        content = torch.cat([F.normalize(F.leaky_relu(reps[m]), dim=-1)
+                             for m in self.modality_names], dim=-1)
+        return torch.cat([content.new_zeros(content.size(0), self.embedding_dim), content], -1)

@@ -206,6 +206,13 @@ class InvRL(VBPR):
             gates[m] = z.clamp(0.0, 1.0)
         return gates
 
+    def new_item_state(self, features: dict[str, Tensor]) -> Tensor:
+        r"""VBPR's layer-0 state of items that training never saw, on the invariant part
+        :math:`\mathbf{m}^k \odot \mathbf{M}^k` of their features (the gates without noise,
+        as in evaluation)."""
+        mask = self.mask()
+        return super().new_item_state({m: mask[m] * x for m, x in features.items()})
+
     def multimedia_parameters(self) -> list[torch.nn.Parameter]:
         r"""VBPR's, and the gates :math:`\boldsymbol{\mu}` the masked features come from."""
         return [*super().multimedia_parameters(), *self.gate.values()]

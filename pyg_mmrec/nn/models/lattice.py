@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
+from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.errors import DataError
@@ -50,7 +51,8 @@ class LATTICE(LightGCN):
         lambda_coeff (float): Weight :math:`\lambda` of the frozen graphs. (default: :obj:`0.9`)
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH,
+                              Capability.INDUCTIVE})
     frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
@@ -90,3 +92,16 @@ class LATTICE(LightGCN):
         item = out[self.num_users:] + F.normalize(h, dim=1)
         return Encoded(out[:self.num_users], item, modality=reps, hidden=h,
                        item_graph=(edge_index, edge_weight))
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""A new item has no ID embedding (zero) and no interaction, so its LightGCN part
+        is zero; its item-item part joins it to the graph :math:`\mathbf{S}` by edges from
+        its content neighbours among the training items (:meth:`~Recommender.new_item_graph`,
+        :meth:`ItemItemConv.new_nodes <pyg_mmrec.nn.conv.ItemItemConv.new_nodes>`), then is
+        row-normalised as every item's is."""
+        ids = self.embedding.weight[self.num_users:]
+        h = self.item_conv.new_nodes(ids, *out.item_graph, self.new_item_graph(data, features),
+                                     ids.new_zeros(next(iter(features.values())).size(0),
+                                                   ids.size(1)))
+        return F.normalize(h, dim=1)

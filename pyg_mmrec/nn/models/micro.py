@@ -111,7 +111,8 @@ class MICRO(LightGCN):
             loss. (default: :obj:`1024`)
         reg_weight (float): L2 weight :math:`\lambda_2`. (default: :obj:`1e-4`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.ITEM_GRAPH,
+                              Capability.INDUCTIVE})
     frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],

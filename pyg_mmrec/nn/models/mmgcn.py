@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.conv import MMGCNConv
@@ -75,7 +76,7 @@ class MMGCN(ModalityPreferenceRecommender):
             (default: :obj:`True`)
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.INDUCTIVE})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: Dim = 64, latent_dim: Dim = 256, num_layers: Count = 2,
@@ -109,3 +110,20 @@ class MMGCN(ModalityPreferenceRecommender):
                 x = conv(x, self.id_embedding.weight, adj)
             out = out + x
         return Encoded(out[:self.num_users], out[self.num_users:], modality=reps, hidden=h)
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""A new item is a node without neighbours and with a zero ID embedding: in every
+        branch its normalised projection :math:`\mathbf{Z}^m_i` passes through the layers,
+        whose aggregation (a mean over no neighbour) is zero, so that only the combination
+        of its own state remains; the branches are summed."""
+        reps = self.encoder(features)
+        isolated = torch.empty(2, 0, dtype=torch.long, device=self.id_embedding.weight.device)
+        total = 0
+        for m in self.modality_names:
+            x = F.normalize(reps[m], dim=-1)
+            no_id = x.new_zeros(x.size(0), self.embedding_dim)
+            for conv in self.convs[m]:
+                x = conv(x, no_id, isolated)
+            total = total + x
+        return total

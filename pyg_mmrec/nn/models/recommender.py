@@ -13,10 +13,20 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
-from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.graph import ensure_modality_graphs, user_item_adjacency
+from pyg_mmrec.errors import ConfigError, DataError, NotInductiveError
+from pyg_mmrec.graph import (
+    content_profile,
+    ensure_modality_graphs,
+    knn_to_features,
+    neighbour_mean,
+    user_item_adjacency,
+)
 from pyg_mmrec.params import Param, declared, validate_call
 from pyg_mmrec.schema import INTERACTS, feature_key, graph_modalities, modalities
+
+#: Training items a new item is connected to by :meth:`Recommender.new_item_graph`, for
+#: models without a ``knn_k`` of their own.
+NEW_ITEM_NEIGHBOURS = 10
 
 
 def check_item_graph_inputs(data: HeteroData, knn_k: int, model: str) -> None:
@@ -57,6 +67,11 @@ class Capability(enum.StrEnum):
     #: :meth:`Recommender.item_graph_weight` (so that :meth:`Recommender.perturb_item_graph`
     #: reaches them); :attr:`Encoded.item_graph` is that graph.
     ITEM_GRAPH = 'item_graph'
+    #: The model represents items it never saw in training from their feature rows alone
+    #: (:meth:`Recommender.encode_new_items`; the cold-start protocol of :doc:`/cold_start`).
+    #: Models without it represent an item by its ID and raise a
+    #: :class:`~pyg_mmrec.errors.NotInductiveError` instead.
+    INDUCTIVE = 'inductive'
 
 
 @dataclasses.dataclass
@@ -154,6 +169,9 @@ class Recommender(torch.nn.Module):
         num_items (int): Number of items.
     """
     requires_features: ClassVar[bool] = False
+    #: Whether the model has parameters to fit; the trainer only validates and tests a model
+    #: without (a content or popularity reference such as :class:`~pyg_mmrec.nn.models.Pop`).
+    trainable: ClassVar[bool] = True
     #: What the model offers the plug-ins (see :class:`Capability`).
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     #: Whether the model propagates over one frozen kNN graph per modality with ``knn_k`` (its
@@ -248,6 +266,67 @@ class Recommender(torch.nn.Module):
     def encode(self, data: HeteroData) -> Encoded:
         """Computes the representations from the training view ``data``."""
         raise NotImplementedError
+
+    def check_inductive(self) -> None:
+        """Raises a :class:`~pyg_mmrec.errors.NotInductiveError` unless the model has
+        :attr:`Capability.INDUCTIVE`."""
+        if Capability.INDUCTIVE not in self.capabilities:
+            raise NotInductiveError(
+                f"{type(self).__name__} represents an item by its ID embedding alone, so it "
+                f"cannot score items known only by their features (cold_items > 0 or new "
+                f"items); use a model with the 'inductive' capability (pyg-mmrec models "
+                f"lists them)")
+
+    def encode_new_items(self, data: HeteroData, features: Mapping[str, Tensor],
+                         out: Encoded | None = None) -> Tensor:
+        r"""Representations ``[C, d]`` (the width of :attr:`Encoded.item`) of ``C`` items
+        that training never saw, from their feature rows alone, for models with
+        :attr:`Capability.INDUCTIVE`; what they are made of is the model's
+        :meth:`represent_new_items` (:doc:`/cold_start` lists it per model).
+
+        Args:
+            data (HeteroData): The training view the model was trained on.
+            features (dict): Modality name to the new items' features ``[C, d_m]``, one
+                matrix per modality of ``data``, of the same widths.
+            out (Encoded, optional): The model's forward pass on ``data``, if computed.
+
+        Raises:
+            NotInductiveError: For a model that represents items by their ID alone.
+            DataError: If ``features`` do not match the modalities of ``data``.
+        """
+        self.check_inductive()
+        known = {m: data['item'][feature_key(m)].size(1) for m in modalities(data)}
+        given = {m: (x.size(1) if x.dim() == 2 else -1) for m, x in features.items()}
+        if given != known:
+            raise DataError(f"new items need one feature matrix per modality of the training "
+                            f"data, of the same widths ({known}); got {given}")
+        if len({x.size(0) for x in features.values()}) != 1:
+            raise DataError(f"the new items' feature matrices differ in rows: "
+                            f"{ {m: x.size(0) for m, x in features.items()} }")
+        return self.represent_new_items(data, {m: x.float() for m, x in features.items()},
+                                        self.encode(data) if out is None else out)
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""What :meth:`encode_new_items` computes once the inputs are checked. By default, a
+        new item is connected to its :math:`k` most similar training items by content
+        (:meth:`new_item_graph`) and takes the similarity-weighted mean of their final
+        representations (:func:`neighbour_mean`): the content item-item graph of LATTICE
+        and FREEDOM extended to the new items. Models with a content path of their own
+        override it (e.g. :class:`~pyg_mmrec.nn.models.VBPR`)."""
+        num = next(iter(features.values())).size(0)
+        return neighbour_mean(out.item, *self.new_item_graph(data, features), num)
+
+    def new_item_graph(self, data: HeteroData, features: Mapping[str, Tensor]
+                       ) -> tuple[Tensor, Tensor]:
+        r"""The graph from the training items of ``data`` to the new items of ``features``:
+        each new item's top-:math:`k` training items (:math:`k` the model's ``knn_k``, else
+        ``NEW_ITEM_NEIGHBOURS`` = 10) by the mean over modalities of the raw features' cosine
+        similarity (:func:`~pyg_mmrec.graph.content_profile`). Edges run one way, so the
+        training items' representations stay what training made them."""
+        k = getattr(self, 'knn_k', NEW_ITEM_NEIGHBOURS)
+        train = {m: data['item'][feature_key(m)] for m in features}
+        return knn_to_features(content_profile(features), content_profile(train), k)
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the trainer before each training epoch (models that rebuild a structure

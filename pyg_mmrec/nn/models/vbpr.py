@@ -44,7 +44,8 @@ class VBPR(Recommender):
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
     requires_features = True
-    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA})
+    capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA,
+                              Capability.INDUCTIVE})
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: Dim = 64, reg_weight: Weight = 1e-4):
@@ -72,6 +73,19 @@ class VBPR(Recommender):
         item = torch.cat([self.item_emb.weight, h], dim=1)
         return Encoded(self.user_emb.weight, item, modality=reps, hidden=h,
                        id_channels=self.embedding_dim)
+
+    def new_item_state(self, features: dict[str, Tensor]) -> Tensor:
+        r"""The layer-0 state :math:`[\mathbf{0} \,\|\, \sum_k \mathbf{M}^k_i \mathbf{W}_k]` of
+        items that training never saw: their projected features next to a zero ID part, the
+        value towards which the L2 term pulls an ID embedding no BPR gradient reaches."""
+        z = ModalityEncoder.fuse(self.encoder(features))
+        return torch.cat([z.new_zeros(z.size(0), self.embedding_dim), z], dim=1)
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""A new item is its :meth:`new_item_state`, scored by the users' content
+        preferences :math:`\boldsymbol{\theta}_u` alone."""
+        return self.new_item_state(features)
 
     def multimedia_parameters(self) -> list[torch.nn.Parameter]:
         r""":math:`\boldsymbol{\theta}_u` and the projections :math:`\mathbf{W}_k`: the

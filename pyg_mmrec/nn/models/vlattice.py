@@ -4,6 +4,7 @@ import dataclasses
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.conv import ItemItemConv
@@ -65,7 +66,7 @@ class VLATTICE(VLightGCN):
             included (see :class:`~pyg_mmrec.nn.models.VBPR`). (default: :obj:`1e-4`)
     """
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA,
-                              Capability.ITEM_GRAPH})
+                              Capability.ITEM_GRAPH, Capability.INDUCTIVE})
     frozen_item_graphs = True
 
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
@@ -97,3 +98,16 @@ class VLATTICE(VLightGCN):
         h = self.item_conv(torch.cat([ids, out.hidden], dim=1), edge_index, edge_weight)
         return dataclasses.replace(out, item=out.item + F.normalize(h, dim=1),
                                    item_graph=(edge_index, edge_weight))
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""A new item is VLightGCN's (its layer-0 state :math:`[\mathbf{0} \,\|\,
+        \mathbf{Z}^0_i]` over :math:`L+1`) plus the row-normalised item-item part, with the
+        item joined to the graph :math:`\mathbf{S}` by edges from its content neighbours
+        (:meth:`~Recommender.new_item_graph`; :meth:`ItemItemConv.new_nodes
+        <pyg_mmrec.nn.conv.ItemItemConv.new_nodes>`)."""
+        state = self.new_item_state(features)
+        x = torch.cat([self.item_emb.weight, out.hidden], dim=1)
+        h = self.item_conv.new_nodes(x, *out.item_graph, self.new_item_graph(data, features),
+                                     state)
+        return state / (self.num_layers + 1) + F.normalize(h, dim=1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from pyg_mmrec.nn.conv import LightGCNConv
@@ -56,3 +57,10 @@ class VLightGCN(VBPR):
         ego = super().encode(data)  # VBPR's [P ‖ C] and [Q ‖ Z] are the layer-0 states
         out = self.conv(torch.cat([ego.user, ego.item]), self.adjacency(data))
         return dataclasses.replace(ego, user=out[:self.num_users], item=out[self.num_users:])
+
+    def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
+                            out: Encoded) -> Tensor:
+        r"""A new item is a node without interactions: its layers :math:`1..L` are zero, so
+        its representation is its layer-0 state :math:`[\mathbf{0} \,\|\, \mathbf{Z}^0_i]`
+        (:meth:`~VBPR.new_item_state`) divided by :math:`L+1`."""
+        return self.new_item_state(features) / (self.num_layers + 1)
