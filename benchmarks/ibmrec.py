@@ -325,7 +325,7 @@ def modalities_lines(runs: list[dict], by: dict, dataset: str) -> list[str]:
                 and r['variant'] == variant and r['modalities'] == [column]]
     lines = [f'## {dataset}: single modality against all (Table 5)', '',
              'Test Recall@20 / NDCG@20 of each model on the content it is given; every other '
-             'setting as in the backbones runs above (the last column is theirs).', '',
+             'setting as in the backbones part (whose runs the last column shows).', '',
              '| model | ' + ' | '.join(columns) + ' |', '|---|' + '---|' * len(columns),
              f"| lightgcn | {cell(by.get((dataset, 'lightgcn'), []), recall)} / "
              f"{cell(by.get((dataset, 'lightgcn'), []), ndcg)} |" + ' |' * (len(columns) - 1)]
