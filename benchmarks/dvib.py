@@ -42,6 +42,9 @@ selected), next to that main-table run (the paper's setting):
   around the defaults a = 0.5, γ_r = 1e-3, VBPR and BM3, DVIB_a (the only variant that
   reads them).
 
+With ``--ablations-only`` the ablations are added to the recorded report (its seeds, backbone
+configurations and selected points) without its main-table cells, whose folders may be gone.
+
 Every (backbone, variant, condition) is a harness cell (:func:`pyg_mmrec.train.run_cell`) under
 ``<out>/runs/dvib/<dataset>[_tuned]/``: finished cells are not repeated and interrupted ones
 continue from their checkpoints, so the benchmark can be interrupted and resumed, and
@@ -69,10 +72,10 @@ Usage::
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
         --set epochs=2 --out runs/dvib-smoke                    # a smoke run
     python benchmarks/dvib.py --data ml-100k --report-only     # rebuild dvib_ml-100k.md
-    python benchmarks/dvib.py --tuned --backbones vbpr bm3 mmgcn --robust \
-        --ablations table6 table7 fig4 table9 table10 --seeds 2024 2025 2026   # the ablations
-    python benchmarks/dvib.py --data synthetic --backbones vbpr --robust --seeds 2024 \
-        --ablations table6 table7 fig4 table9 table10 --ablation-backbones vbpr \
+    python benchmarks/dvib.py --ablations-only --ablations table6 table7 fig4 table9 \
+        table10                              # the ablations, on the recorded tiktok report
+    python benchmarks/dvib.py --data synthetic --tuned --backbones vbpr --robust \
+        --seeds 2024 --ablations table6 table7 fig4 table9 table10 --ablation-backbones vbpr \
         --set epochs=2 --gamma-d 0.1 --sigma 1e-3 --out runs/bench21-smoke   # a smoke run
 """
 from __future__ import annotations
@@ -331,6 +334,61 @@ def plot_curves(report: dict, path: Path, out: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def runs_folder(out: Path, data: str, tuned: bool) -> Path:
+    """The folder of the cells of a report."""
+    return out / 'runs' / 'dvib' / (f'{data}_tuned' if tuned else data)
+
+
+def cell_folder(runs: Path, tag: str, backbone: str, variant: str, condition: str = 'clean',
+                setting: dict | None = None) -> Path:
+    """The folder of one cell: ``tag`` (the ``--dvib-set`` settings) and an ablation's
+    ``setting`` name the DVIB runs' folders."""
+    return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
+                   + ''.join(f'_{k}={v}' for k, v in (setting or {}).items())
+                   + ('' if condition == 'clean' else f'_{condition}'))
+
+
+def ablation_rows(args) -> list[tuple[str, str, str, str, dict]]:
+    """(ablation, backbone, variant, row name, DVIB settings) of every ablation run asked."""
+    return [(key, backbone, variant, label, setting)
+            for key in args.ablations
+            for backbone in (args.ablation_backbones or ABLATIONS[key][1])
+            for variant in ABLATIONS[key][2] if variant in args.variants
+            for label, setting in ABLATIONS[key][4]]
+
+
+def run_ablations(args, report: dict, rows: list[tuple], splits, tag: str) -> None:
+    """Runs the ablation ``rows`` on every seed of ``report``, each at the point and with the
+    backbone configuration of its main-table run there, and adds them to its ``ablations``
+    (replacing earlier runs of the same rows).
+
+    Raises:
+        ConfigError: If the report has no main-table run of a row's backbone and variant.
+    """
+    from pyg_mmrec.errors import ConfigError
+
+    main = {(r['backbone'], r['variant']): r for r in report['main']}
+    runs = runs_folder(args.out, report['data'], report['tuned'])
+    done = {(r['ablation'], r['backbone'], r['variant'], r['label']): r
+            for r in report.get('ablations', [])}
+    for key, backbone, variant, label, setting in rows:
+        if (backbone, variant) not in main:
+            raise ConfigError(f"the {key} ablation needs the main-table {variant} run of "
+                              f"{backbone}: add it to --backbones (and --variants)")
+        print(f"== {report['data']} {backbone} {variant} {key}: {label}", flush=True)
+        # The switch comes last: it overrides the selected point where they share a key.
+        _, records = run_variant(backbone, variant, report['data'], splits, report['seeds'],
+                                 report['backbone_configs'][backbone],
+                                 cell_folder(runs, tag, backbone, variant, setting=setting),
+                                 args.out, report['grids'],
+                                 selected={**main[backbone, variant]['selected'], **setting},
+                                 dvib=report['dvib'])
+        done[key, backbone, variant, label] = {
+            'ablation': key, 'backbone': backbone, 'variant': variant, 'label': label,
+            'setting': setting, 'records': records}
+    report['ablations'] = list(done.values())
+
+
 def run_all(args, dvib: dict, tag: str) -> dict:
     """Runs every cell the arguments ask for; returns the report's data."""
     from pyg_mmrec.data import load_recipe
@@ -342,23 +400,16 @@ def run_all(args, dvib: dict, tag: str) -> dict:
     base = {'progress': False, **parse_overrides(args.set)}
     grids = {'DVIB_c': {'gamma_d': args.gamma_d, 'sigma': args.sigma},
              'DVIB_a': {'gamma_d': args.gamma_d}}
+    ablations = ablation_rows(args)
     # Backbone configurations: the defaults, or the backbones benchmark's selection; --set wins.
-    ablations = [(key, backbone, variant, label, setting)
-                 for key in args.ablations
-                 for backbone in (args.ablation_backbones or ABLATIONS[key][1])
-                 for variant in ABLATIONS[key][2] if variant in args.variants
-                 for label, setting in ABLATIONS[key][4]]
     backbones = list(dict.fromkeys([*args.backbones, *args.robust,
                                     *(b for _, b, *_ in ablations)]))
     configs = {b: {**(tuned_config(find_summary(args.out / 'backbones.json', name, b))
                       if args.tuned else {}), **base} for b in backbones}
-    runs = args.out / 'runs' / 'dvib' / (f'{name}_tuned' if args.tuned else name)
+    runs = runs_folder(args.out, name, args.tuned)
 
-    def folder(backbone: str, variant: str, condition: str = 'clean',
-               setting: dict | None = None) -> Path:
-        return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
-                       + ''.join(f'_{k}={v}' for k, v in (setting or {}).items())
-                       + ('' if condition == 'clean' else f'_{condition}'))
+    def folder(backbone: str, variant: str, condition: str = 'clean') -> Path:
+        return cell_folder(runs, tag, backbone, variant, condition)
 
     def load(condition: str = 'clean'):
         return load_recipe(name, condition, args.data_root, ROOT / 'runs' / 'text-cache')
@@ -396,15 +447,7 @@ def run_all(args, dvib: dict, tag: str) -> dict:
                                              'condition': condition, 'records': records})
     if ablations:  # (the key only where asked: the reports of other runs stay as they were)
         report['ablations'] = []
-    for key, backbone, variant, label, setting in ablations:
-        print(f'== {name} {backbone} {variant} {key}: {label}', flush=True)
-        # The switch comes last: it overrides the selected point where they share a key.
-        _, records = run_variant(backbone, variant, name, clean, args.seeds, configs[backbone],
-                                 folder(backbone, variant, setting=setting), args.out, grids,
-                                 selected={**selected[backbone, variant], **setting},
-                                 dvib=dvib)
-        report['ablations'].append({'ablation': key, 'backbone': backbone, 'variant': variant,
-                                    'label': label, 'setting': setting, 'records': records})
+        run_ablations(args, report, ablations, clean, tag)
     return report
 
 
@@ -426,6 +469,9 @@ def main() -> None:
                         help="the paper's ablations to run (see above)")
     parser.add_argument('--ablation-backbones', nargs='+',
                         help="backbones of the ablations (default: each one's paper's)")
+    parser.add_argument('--ablations-only', action='store_true',
+                        help='run only --ablations, at the points and on the seeds of the '
+                             'recorded report (its main-table cells are not needed again)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--gamma-d', nargs='+', type=float, default=GAMMA_D)
     parser.add_argument('--sigma', nargs='+', type=float, default=SIGMA)
@@ -454,6 +500,12 @@ def main() -> None:
     stem = 'dvib' + ('' if name == 'tiktok' else f'_{name}') + tag
     if args.report_only:
         report = read_report(args.out, stem)
+    elif args.ablations_only:
+        from pyg_mmrec.data import load_recipe
+        report = read_report(args.out, stem)
+        run_ablations(args, report, ablation_rows(args),
+                      load_recipe(name, 'clean', args.data_root, ROOT / 'runs' / 'text-cache'),
+                      tag)
     else:
         report = run_all(args, dvib, tag)
     table = format_report(report)
