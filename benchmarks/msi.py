@@ -20,7 +20,8 @@ On each dataset (``--data``: the synthetic planted-noise dataset and tiktok by d
   BUIR, VBPR, MMGCN, GRCN, DualGNN, LATTICE and BM3 as the backbones benchmark tuned them
   (``<out>/backbones.json``: each searched on validation over the same grid; run
   ``backbones.py`` on the dataset first, else the baselines are listed as not run), with MSI's
-  relative improvement over the best baseline. Their summaries are copied into ``msi.json``.
+  relative improvement over the best baseline. Their summaries are copied into ``msi.json``
+  (``--baselines-only`` copies them into the recorded summaries without training).
 
 Each variant is a harness cell (:func:`pyg_mmrec.train.run_cell`; MSI's own is the search)
 under ``<out>/runs/msi/<dataset>/``: finished cells are not repeated, so the benchmark can be
@@ -34,6 +35,7 @@ Usage::
     python benchmarks/msi.py                                          # synthetic and tiktok
     python benchmarks/msi.py --data tiktok --max-epochs 60 --patience 10
     python benchmarks/msi.py --data synthetic --seeds 2024 2025 --max-epochs 2 --out runs/msi-smoke
+    python benchmarks/msi.py --data tiktok --baselines-only   # the comparison, once composed
     python benchmarks/msi.py --data synthetic --seeds 2024 --max-epochs 2 \
         --out runs/bench21-smoke      # with the backbones smoke cells there: the comparison
     python benchmarks/msi.py --report-only
@@ -140,11 +142,16 @@ def run_dataset(data: str, seeds: list[int], base: dict, out: Path, variants: li
     if len(runs) < len(VARIANTS):
         return None
     summary = json.loads((root / slug('MSI') / 'tune' / 'tune.json').read_text())
-    tuned = out / 'backbones.json'
-    baselines = (tuned_summaries(tuned, data, [m for _, ms in BASELINES for m, _ in ms])
-                 if tuned.is_file() else {})
     return {'data': data, 'search': summary, 'selected': chosen, 'base': base, 'runs': runs,
-            'baselines': baselines}
+            'baselines': baselines_of(out, data)}
+
+
+def baselines_of(out: Path, data: str) -> dict[str, dict]:
+    """The tuned cells of the comparison's baselines on ``data`` in the backbones benchmark's
+    report in ``out`` (none without that report)."""
+    tuned = out / 'backbones.json'
+    return (tuned_summaries(tuned, data, [m for _, ms in BASELINES for m, _ in ms])
+            if tuned.is_file() else {})
 
 
 def comparison_lines(r: dict) -> list[str]:
@@ -236,6 +243,10 @@ def main() -> None:
                         'dataset; the summary is written once every variant has finished)')
     parser.add_argument('--max-epochs', type=int, default=1000)
     parser.add_argument('--patience', type=int, default=20)
+    parser.add_argument('--baselines-only', action='store_true',
+                        help="attach the baselines of <out>/backbones.json to the recorded "
+                             "summaries of --data, without training (their cells' folders "
+                             'may be gone)')
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
@@ -243,7 +254,10 @@ def main() -> None:
               else {'datasets': []})
     base = {'progress': False, 'epochs': args.max_epochs, 'patience': args.patience,
             'ks': [10, 20]}
-    for data in [] if args.report_only else args.data:
+    if args.baselines_only:
+        report['datasets'] = [{**r, 'baselines': baselines_of(args.out, r['data'])}
+                              if r['data'] in args.data else r for r in report['datasets']]
+    for data in [] if args.report_only or args.baselines_only else args.data:
         result = run_dataset(data, args.seeds, base, args.out, args.variants, args.data_root)
         if result is not None:  # this run's dataset replaces its recorded summary
             others = [r for r in report['datasets'] if r['data'] != data]
