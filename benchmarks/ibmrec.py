@@ -179,16 +179,24 @@ def real_run(out: Path, dataset: str, variant: str, seed: int, args,
              modalities: list[str] | None = None) -> None:
     """One run on a real dataset, in a process of its own, recorded in the report; ``knob``
     (setting, value, other fixed settings) overrides one IBMRec setting (the sensitivity
-    part); ``modalities`` keeps only those (the modalities part)."""
+    part); ``modalities`` keeps only those (the modalities part). A run the report lists with
+    the same settings is not repeated (the report is the retained record; the run's folder
+    may be gone)."""
+    from pyg_mmrec.train.config import parse_overrides
+
     model, extra = VARIANTS[variant]
     ib = args.ib_set if model == 'ibmrec' else []
     part = ({'part': 'sensitivity', 'knob': knob[0], 'value': knob[1], 'fixed': knob[2]}
             if knob else {'part': 'modalities', 'modalities': modalities} if modalities
             else {'part': 'real'})
     entry = {**part, 'dataset': dataset, 'variant': variant, 'seed': seed}
-    done = train(out, entry, model, [*extra, *args.set, *ib,
-                                     *([f'{knob[0]}={knob[1]}', *knob[2]] if knob else [])], args)
-    record(out, {**entry, **results_of(done)})
+    config = [*extra, *args.set, *ib, *([f'{knob[0]}={knob[1]}', *knob[2]] if knob else [])]
+    listed = next((r for r in finished_runs(out) if run_name(r) == run_name(entry)), None)
+    if listed is not None and all(listed['config'].get(k, object()) == v
+                                  for k, v in parse_overrides(config).items()):
+        print(f'== {run_name(entry)}: in the report', flush=True)
+        return
+    record(out, {**entry, **results_of(train(out, entry, model, config, args))})
 
 
 def data_modalities(args) -> list[str]:
