@@ -4,7 +4,11 @@ Each (dataset, model) cell is a harness cell (:func:`pyg_mmrec.train.run_cell`) 
 same small grid for every model: the learning rate, the L2 weight and the model's main knob (two
 values each, see ``KNOBS``), selected on validation Recall@20 with seed 2024, the selected point
 alone tested, then retrained with the other seeds, each tested once. Each cell runs in its own
-process, so its peak memory (resident set, MiB) is its own.
+process, so its peak memory (resident set, MiB) is its own. The plug-ins among them run on the
+backbone IBMRec's Table 2 gives them (``PLUGIN_BACKBONES``: SGFD on LATTICE, IBMRec on
+VLATTICE), whose settings the grid's learning rate and L2 weight are; their knob is their own.
+These cells are the baselines (and IBMRec) of the papers' comparison tables that
+``ibmrec.py --parts table2`` and ``msi.py`` compose.
 
 Datasets: ``synthetic`` (the embedded default), ``ml-100k-text`` (MovieLens-100K with the
 titles, years and genres encoded by all-MiniLM-L6-v2, cached, and a 10-NN text graph),
@@ -19,6 +23,10 @@ adding or replacing its own, so the benchmark can be run in parts::
     python benchmarks/backbones.py                                 # everything
     python benchmarks/backbones.py --datasets tiktok --models lattice lightgcn
     python benchmarks/backbones.py --report-only                   # table + figure only
+    python benchmarks/backbones.py --datasets tiktok --design half --max-epochs 100 \
+        --models sgl micro invrl sgfd ibmrec buir dualgnn       # the papers' tables' new cells
+    python benchmarks/backbones.py --datasets synthetic --design half --max-epochs 2 \
+        --seeds 2024 --models invrl sgfd ibmrec --out runs/bench21-smoke   # a smoke run
 
 Writes ``benchmarks/results/backbones.{md,json}`` and ``docs/_static/backbones_recall.png``.
 """
@@ -59,6 +67,10 @@ KNOBS: dict[str, dict[str, list]] = {
     'sgl': {'ssl_weight': [0.05, 0.1]},  # the paper's best value and below
     'buir': {'momentum': [0.995, 0.999]},  # from the paper's grid
     'dualgnn': {'knn_k': [10, 40]},  # user-user neighbours: the authors' 40 and fewer
+    # The denoisers of IBMRec's Table 2 and IBMRec itself: each one's own main weight.
+    'invrl': {'irm_weight': [10.0, 100.0]},  # the default and where it closes spurious gates
+    'sgfd': {'kd_weight': [0.1, 1.0]},  # the authors' most frequent value and their maximum
+    'ibmrec': {'alpha': [1.0, 3.0]},  # the paper's best values on its three datasets
     'bm3': {'dropout': [0.3, 0.5]},
     'selfcf': {'dropout': [0.1, 0.2]},
     'freedom': {'dropout': [0.8, 0.9]},
@@ -66,6 +78,9 @@ KNOBS: dict[str, dict[str, list]] = {
     'mmgcn': {'num_layers': [1, 2]},
     'grcn': {'num_layers': [1, 2]},
 }
+# The plug-ins run on the backbone IBMRec's Table 2 gives them: SGFD on LATTICE (the paper's
+# denoisers are deployed on LATTICE), IBMRec in full (FIB + GIB) on VLATTICE.
+PLUGIN_BACKBONES = {'sgfd': 'lattice', 'ibmrec': 'vlattice'}
 # The models that use no item content: the references of the expected-shape checks.
 ID_ONLY = ['bprmf', 'lightgcn', 'layergcn', 'selfcf', 'sgl', 'buir']
 # Recall@20 / NDCG@20 on amazon-baby from ../shared/data/README.md (MMRec's own split,
@@ -88,6 +103,22 @@ def grid_for(model: str, hparams: dict) -> dict[str, list]:
     return grid
 
 
+def fixed_config(model: str) -> dict:
+    """Settings of ``model``'s cells outside the search (a plug-in's backbone)."""
+    return {'backbone': PLUGIN_BACKBONES[model]} if model in PLUGIN_BACKBONES else {}
+
+
+def needs_features(model: str) -> bool:
+    """Whether ``model`` (a plug-in: its backbone) needs item feature matrices."""
+    from pyg_mmrec.registry import get_model_class
+    return get_model_class(PLUGIN_BACKBONES.get(model, model)).requires_features
+
+
+def label(cell: dict) -> str:
+    """A cell's model as the tables show it (a plug-in with its backbone)."""
+    return f"{cell['model']} on {cell['backbone']}" if 'backbone' in cell else cell['model']
+
+
 def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epochs: int,
               patience: int, design: str, out: Path, jobs: int,
               data_root: Path | None) -> list[dict]:
@@ -103,22 +134,23 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
         features = bool(modalities(load_recipe(dataset, root=data_root,
                                                text_cache=TEXT_CACHE).train))
         for model in models:
-            cls = get_model_class(model)
-            grid = grid_for(model, cls.hparam_defaults())
+            fixed = fixed_config(model)
+            grid = grid_for(model, get_model_class(model).hparam_defaults(fixed))
             todo.append((Cell(model, dataset, seeds,
                               grid if design == 'full' else half_fraction(grid),
-                              {'epochs': max_epochs, 'patience': patience}),
-                         features or not cls.requires_features))
+                              {'epochs': max_epochs, 'patience': patience, **fixed}),
+                         features or not needs_features(model)))
     env = {**os.environ, 'OMP_NUM_THREADS': '1'} if jobs > 1 else None
 
     def work(item: tuple) -> dict:
         cell, applicable = item
+        fixed = {k: v for k, v in cell.config.items() if k == 'backbone'}
         if not applicable:  # the model needs feature matrices the dataset lacks
-            return {'dataset': cell.data, 'model': cell.model, 'applicable': False}
+            return {'dataset': cell.data, 'model': cell.model, 'applicable': False, **fixed}
         print(f'== {cell.data} {cell.model}', flush=True)
         record = run_cell(cell, out / 'runs' / 'backbones' / f'{cell.data}_{cell.model}',
                           data_root=data_root, text_cache=TEXT_CACHE, isolate=True, env=env)
-        return {**summarize(record), 'design': design}
+        return {**summarize(record), 'design': design, **fixed}
 
     with ThreadPoolExecutor(jobs) as pool:
         return list(pool.map(work, todo))
@@ -133,6 +165,7 @@ def summary(cells: list[dict]) -> list[str]:
     absent = {(c['dataset'], c['model']) for c in cells if not c['applicable']}
     datasets = [d for d in DATASETS if any(c['dataset'] == d for c in cells)]
     models = sorted({c['model'] for c in cells}, key=lambda m: (m not in ID_ONLY, m))
+    names = {c['model']: label(c) for c in cells}
     best = {d: max((v for (dd, _), v in means.items() if dd == d), default=None)
             for d in datasets}
     lines = ['| model | ' + ' | '.join(datasets) + ' |', '|---|' + '---|' * len(datasets)]
@@ -144,7 +177,7 @@ def summary(cells: list[dict]) -> list[str]:
                 row.append(f'**{value}**' if means[d, m] == best[d] else value)
             else:
                 row.append('n/a' if (d, m) in absent else '—')
-        lines.append(f'| {m} | ' + ' | '.join(row) + ' |')
+        lines.append(f'| {names[m]} | ' + ' | '.join(row) + ' |')
     lines.append('')
     for d in datasets:
         checks = []
@@ -180,13 +213,13 @@ def write_table(cells: list[dict]) -> str:
     order = {d: i for i, d in enumerate(DATASETS)}
     for c in sorted(cells, key=lambda c: (order.get(c['dataset'], 99), c['model'])):
         if not c['applicable']:
-            lines.append(f"| {c['dataset']} | {c['model']} | n/a (needs feature matrices) "
+            lines.append(f"| {c['dataset']} | {label(c)} | n/a (needs feature matrices) "
                          '| | | | | | | | | |')
             continue
         tests = [s['test'] for s in c['seeds']]
         pub = PUBLISHED_BABY.get(c['model']) if c['dataset'] == 'amazon-baby' else None
         lines.append(
-            f"| {c['dataset']} | {c['model']} | {mean_std([t['Recall@20'] for t in tests])} "
+            f"| {c['dataset']} | {label(c)} | {mean_std([t['Recall@20'] for t in tests])} "
             f"| {mean_std([t['NDCG@20'] for t in tests])} | {len(tests)} "
             f"| {', '.join(f'{k}={v}' for k, v in c['selected'].items())} "
             f"| {', '.join(str(s['best_epoch']) for s in c['seeds'])} "

@@ -25,6 +25,26 @@ the table gives the relative decrease of Recall against the clean run of the sam
 Efficiency: median training seconds per epoch with and without DVIB, and epochs to the best
 validation epoch.
 
+Ablations (``--ablations``, none by default; the paper's section 6 and appendix E, on the
+backbones the paper uses, ``--ablation-backbones`` to restrict them): each row is a DVIB run on
+every seed at the point its main-table variant selected on validation, with one switch of
+:class:`~pyg_mmrec.ib.DVIB` changed (the switch is the experiment's factor: reported, never
+selected), next to that main-table run (the paper's setting):
+
+* ``table6``: the self-distillation divergence, JS against KL(Z‖Z_d) (``divergence=kl``) and
+  KL(Z_d‖Z) (``reverse_kl``), VBPR and BM3, DVIB_c and DVIB_a;
+* ``table7``: the perturbation, Gaussian against uniform and dropout noise, BM3 and MMGCN
+  (Tables 7 and 11), DVIB_c and DVIB_a. DVIB_c's dropout rate is σ; the selected σ (≤ 1e-3)
+  would drop almost nothing and the paper gives no rate, so its dropout rows use 0.1;
+* ``fig4``: without L_0^DVIB (``gamma_0=0``) and without L_0 (``clean_loss=false``), BM3,
+  DVIB_c and DVIB_a;
+* ``table9`` / ``table10`` (Fig. 6): a ∈ {0.3, 0.7, 1.0} and γ_r ∈ {0, 1e-4, 1e-2, 0.1}
+  around the defaults a = 0.5, γ_r = 1e-3, VBPR and BM3, DVIB_a (the only variant that
+  reads them).
+
+With ``--ablations-only`` the ablations are added to the recorded report (its seeds, backbone
+configurations and selected points) without its main-table cells, whose folders may be gone.
+
 Every (backbone, variant, condition) is a harness cell (:func:`pyg_mmrec.train.run_cell`) under
 ``<out>/runs/dvib/<dataset>[_tuned]/``: finished cells are not repeated and interrupted ones
 continue from their checkpoints, so the benchmark can be interrupted and resumed, and
@@ -52,6 +72,11 @@ Usage::
     python benchmarks/dvib.py --data synthetic --backbones vbpr --robust vbpr \\
         --set epochs=2 --out runs/dvib-smoke                    # a smoke run
     python benchmarks/dvib.py --data ml-100k --report-only     # rebuild dvib_ml-100k.md
+    python benchmarks/dvib.py --ablations-only --ablations table6 table7 fig4 table9 \
+        table10                              # the ablations, on the recorded tiktok report
+    python benchmarks/dvib.py --data synthetic --tuned --backbones vbpr --robust \
+        --seeds 2024 --ablations table6 table7 fig4 table9 table10 --ablation-backbones vbpr \
+        --set epochs=2 --gamma-d 0.1 --sigma 1e-3 --out runs/bench21-smoke   # a smoke run
 """
 from __future__ import annotations
 
@@ -77,6 +102,23 @@ GAMMA_D = [0.5, 0.1, 0.01]
 SIGMA = [1e-3, 5e-4, 1e-4]
 VARIANTS = {'bare': None, 'DVIB_c': 'constant', 'DVIB_a': 'adaptive'}
 METRICS = [f'{m}@{k}' for k in (5, 20) for m in ('Recall', 'NDCG', 'Precision', 'MAP')]
+# Ablation -> (title, the paper's backbones, variants, the main-table setting's name,
+# [(row name, DVIB settings)]).
+ABLATIONS: dict[str, tuple[str, list[str], list[str], str, list[tuple[str, dict]]]] = {
+    'table6': ('self-distillation divergence (Table 6)', ['vbpr', 'bm3'], ['DVIB_c', 'DVIB_a'],
+               'JS', [('KL(Z‖Z_d)', {'divergence': 'kl'}),
+                      ('KL(Z_d‖Z)', {'divergence': 'reverse_kl'})]),
+    'table7': ('perturbation (Tables 7 and 11)', ['bm3', 'mmgcn'], ['DVIB_c', 'DVIB_a'],
+               'Gaussian', [('uniform', {'noise': 'uniform'}),
+                            ('dropout', {'noise': 'dropout', 'sigma': 0.1})]),
+    'fig4': ('general losses (Fig. 4)', ['bm3'], ['DVIB_c', 'DVIB_a'], 'both',
+             [('w/o L_0^DVIB', {'gamma_0': 0.0}), ('w/o L_0', {'clean_loss': False})]),
+    'table9': ('prior variance a (Fig. 6, Table 9)', ['vbpr', 'bm3'], ['DVIB_a'], 'a=0.5',
+               [(f'a={a}', {'a': a}) for a in (0.3, 0.7, 1.0)]),
+    'table10': ('regulariser weight γ_r (Fig. 6, Table 10)', ['vbpr', 'bm3'], ['DVIB_a'],
+                'γ_r=0.001', [(f'γ_r={g:g}', {'gamma_r': g}) for g in (0.0, 1e-4, 1e-2, 0.1)]),
+}
+ABLATION_METRICS = ['Recall@5', 'NDCG@5', 'Precision@5', 'MAP@5', 'Recall@20', 'NDCG@20']
 
 
 def run_variant(backbone: str, variant: str, data: str, splits, seeds: list[int], base: dict,
@@ -154,6 +196,26 @@ def format_report(report: dict) -> str:
                           f'{(before - after) / before:.1%}' if before else '—']
             lines.append(f"| {row['backbone']} | {row['variant']} | {row['condition']} | "
                          + ' | '.join(cells) + ' |')
+    for key in dict.fromkeys(r['ablation'] for r in report.get('ablations', [])):
+        title, _, _, default, _ = ABLATIONS[key]
+        rows = [r for r in report['ablations'] if r['ablation'] == key]
+        lines += ['', f'## Ablation: {title}', '',
+                  'Each variant at the point its main-table run selected; "vs main": Recall@5 '
+                  'against that run (the first row of each pair).', '',
+                  '| backbone | variant | setting | ' + ' | '.join(ABLATION_METRICS)
+                  + ' | R@5 vs main |', '|' + '---|' * (len(ABLATION_METRICS) + 4)]
+        for backbone, variant in dict.fromkeys((r['backbone'], r['variant']) for r in rows):
+            main = next(r for r in report['main']
+                        if r['backbone'] == backbone and r['variant'] == variant)
+            for name, records in [(f'{default} (main)', main['records'])] + [
+                    (r['label'], r['records']) for r in rows
+                    if (r['backbone'], r['variant']) == (backbone, variant)]:
+                change = (means(records, 'Recall@5') / means(main['records'], 'Recall@5') - 1
+                          if means(main['records'], 'Recall@5') else 0.0)
+                lines.append(f'| {backbone} | {variant} | {name} | '
+                             + ' | '.join(mean_std([r['test'][m] for r in records])
+                                          for m in ABLATION_METRICS)
+                             + f" | {'—' if records is main['records'] else f'{change:+.1%}'} |")
     lines += ['', '## Training cost', '',
               'Median training seconds per epoch (DVIB runs the backbone twice per step; '
               'inference is the backbone alone) and epochs to the best validation epoch.', '',
@@ -272,6 +334,61 @@ def plot_curves(report: dict, path: Path, out: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def runs_folder(out: Path, data: str, tuned: bool) -> Path:
+    """The folder of the cells of a report."""
+    return out / 'runs' / 'dvib' / (f'{data}_tuned' if tuned else data)
+
+
+def cell_folder(runs: Path, tag: str, backbone: str, variant: str, condition: str = 'clean',
+                setting: dict | None = None) -> Path:
+    """The folder of one cell: ``tag`` (the ``--dvib-set`` settings) and an ablation's
+    ``setting`` name the DVIB runs' folders."""
+    return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
+                   + ''.join(f'_{k}={v}' for k, v in (setting or {}).items())
+                   + ('' if condition == 'clean' else f'_{condition}'))
+
+
+def ablation_rows(args) -> list[tuple[str, str, str, str, dict]]:
+    """(ablation, backbone, variant, row name, DVIB settings) of every ablation run asked."""
+    return [(key, backbone, variant, label, setting)
+            for key in args.ablations
+            for backbone in (args.ablation_backbones or ABLATIONS[key][1])
+            for variant in ABLATIONS[key][2] if variant in args.variants
+            for label, setting in ABLATIONS[key][4]]
+
+
+def run_ablations(args, report: dict, rows: list[tuple], splits, tag: str) -> None:
+    """Runs the ablation ``rows`` on every seed of ``report``, each at the point and with the
+    backbone configuration of its main-table run there, and adds them to its ``ablations``
+    (replacing earlier runs of the same rows).
+
+    Raises:
+        ConfigError: If the report has no main-table run of a row's backbone and variant.
+    """
+    from pyg_mmrec.errors import ConfigError
+
+    main = {(r['backbone'], r['variant']): r for r in report['main']}
+    runs = runs_folder(args.out, report['data'], report['tuned'])
+    done = {(r['ablation'], r['backbone'], r['variant'], r['label']): r
+            for r in report.get('ablations', [])}
+    for key, backbone, variant, label, setting in rows:
+        if (backbone, variant) not in main:
+            raise ConfigError(f"the {key} ablation needs the main-table {variant} run of "
+                              f"{backbone}: add it to --backbones (and --variants)")
+        print(f"== {report['data']} {backbone} {variant} {key}: {label}", flush=True)
+        # The switch comes last: it overrides the selected point where they share a key.
+        _, records = run_variant(backbone, variant, report['data'], splits, report['seeds'],
+                                 report['backbone_configs'][backbone],
+                                 cell_folder(runs, tag, backbone, variant, setting=setting),
+                                 args.out, report['grids'],
+                                 selected={**main[backbone, variant]['selected'], **setting},
+                                 dvib=report['dvib'])
+        done[key, backbone, variant, label] = {
+            'ablation': key, 'backbone': backbone, 'variant': variant, 'label': label,
+            'setting': setting, 'records': records}
+    report['ablations'] = list(done.values())
+
+
 def run_all(args, dvib: dict, tag: str) -> dict:
     """Runs every cell the arguments ask for; returns the report's data."""
     from pyg_mmrec.data import load_recipe
@@ -283,15 +400,16 @@ def run_all(args, dvib: dict, tag: str) -> dict:
     base = {'progress': False, **parse_overrides(args.set)}
     grids = {'DVIB_c': {'gamma_d': args.gamma_d, 'sigma': args.sigma},
              'DVIB_a': {'gamma_d': args.gamma_d}}
+    ablations = ablation_rows(args)
     # Backbone configurations: the defaults, or the backbones benchmark's selection; --set wins.
-    backbones = list(dict.fromkeys([*args.backbones, *args.robust]))
+    backbones = list(dict.fromkeys([*args.backbones, *args.robust,
+                                    *(b for _, b, *_ in ablations)]))
     configs = {b: {**(tuned_config(find_summary(args.out / 'backbones.json', name, b))
                       if args.tuned else {}), **base} for b in backbones}
-    runs = args.out / 'runs' / 'dvib' / (f'{name}_tuned' if args.tuned else name)
+    runs = runs_folder(args.out, name, args.tuned)
 
     def folder(backbone: str, variant: str, condition: str = 'clean') -> Path:
-        return runs / (f'{backbone}_{variant}{tag if VARIANTS[variant] else ""}'
-                       + ('' if condition == 'clean' else f'_{condition}'))
+        return cell_folder(runs, tag, backbone, variant, condition)
 
     def load(condition: str = 'clean'):
         return load_recipe(name, condition, args.data_root, ROOT / 'runs' / 'text-cache')
@@ -327,6 +445,9 @@ def run_all(args, dvib: dict, tag: str) -> dict:
                                          condition, selected[backbone, variant], dvib)
                 report['robustness'].append({'backbone': backbone, 'variant': variant,
                                              'condition': condition, 'records': records})
+    if ablations:  # (the key only where asked: the reports of other runs stay as they were)
+        report['ablations'] = []
+        run_ablations(args, report, ablations, clean, tag)
     return report
 
 
@@ -344,6 +465,13 @@ def main() -> None:
     parser.add_argument('--conditions', nargs='+', metavar='CONDITION',
                         help='robustness conditions to run, in this order (default: every one '
                              'the data allows: noise0.01 noise0.05 vr, and tr with item texts)')
+    parser.add_argument('--ablations', nargs='*', default=[], choices=list(ABLATIONS),
+                        help="the paper's ablations to run (see above)")
+    parser.add_argument('--ablation-backbones', nargs='+',
+                        help="backbones of the ablations (default: each one's paper's)")
+    parser.add_argument('--ablations-only', action='store_true',
+                        help='run only --ablations, at the points and on the seeds of the '
+                             'recorded report (its main-table cells are not needed again)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--gamma-d', nargs='+', type=float, default=GAMMA_D)
     parser.add_argument('--sigma', nargs='+', type=float, default=SIGMA)
@@ -372,6 +500,12 @@ def main() -> None:
     stem = 'dvib' + ('' if name == 'tiktok' else f'_{name}') + tag
     if args.report_only:
         report = read_report(args.out, stem)
+    elif args.ablations_only:
+        from pyg_mmrec.data import load_recipe
+        report = read_report(args.out, stem)
+        run_ablations(args, report, ablation_rows(args),
+                      load_recipe(name, 'clean', args.data_root, ROOT / 'runs' / 'text-cache'),
+                      tag)
     else:
         report = run_all(args, dvib, tag)
     table = format_report(report)

@@ -24,6 +24,17 @@ Parts (``--parts``, all by default):
   values on unit-norm rows, the paper's parametrisation), each around the defaults of the
   ``backbones`` part; the report gives validation Recall@20 and marks the point that
   validation selects (test scores are not used).
+* ``modalities``: the paper's Table 5 (its Fig. 4) on ``--data``: VLATTICE and IBMRec on it
+  with each single modality (:class:`~pyg_mmrec.transforms.SelectModalities`, through the
+  cell's ``modalities``) against both (the ``backbones`` part's runs), next to LightGCN (no
+  content).
+* ``table2``: the paper's Table 2 on ``--data``, composed (no training here) from the tuned
+  cells of the backbones benchmark (``<out>/backbones.json``; run ``backbones.py`` on the
+  dataset first): the CF group (BPR-MF, LightGCN, SGL), the multimedia group (VBPR, MMGCN,
+  GRCN, LATTICE), the denoising group (MICRO; InvRL, the library's on VBPR; SGFD on LATTICE,
+  as the paper deploys the denoisers) and IBMRec on VLATTICE, every one with the same
+  validation-selected search, with IBMRec's relative improvement over the best baseline. The
+  cells' summaries are copied into ``ibmrec.json`` (the report rebuilds from it alone).
 
 Every run is a one-seed harness cell (:func:`pyg_mmrec.train.run_cell`) under
 ``<out>/runs/ibmrec/``: real-data runs in processes of their own, synthetic runs in-process (on
@@ -40,6 +51,10 @@ Usage::
     python benchmarks/ibmrec.py --seeds 2024 2025 2026
     python benchmarks/ibmrec.py --parts sweep --shares 0.2 0.5 0.8 --ib-set alpha=2.0
     python benchmarks/ibmrec.py --parts sweep --shares 0.5 --set epochs=2   # smoke test
+    python benchmarks/ibmrec.py --parts modalities --seeds 2024 2025 2026
+    python benchmarks/ibmrec.py --parts table2          # after backbones.py on tiktok
+    python benchmarks/ibmrec.py --data synthetic --parts modalities table2 --set epochs=2 \
+        --out runs/bench21-smoke                        # a smoke run
     python benchmarks/ibmrec.py --report-only
 """
 from __future__ import annotations
@@ -49,7 +64,14 @@ import json
 import statistics
 from pathlib import Path
 
-from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
+from pyg_mmrec.train.harness import (
+    add_benchmark_arguments,
+    comparison_table,
+    mean_std,
+    read_report,
+    tuned_summaries,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
@@ -59,6 +81,7 @@ FIB_ONLY = ['vbpr', 'vlightgcn']
 # Run name -> (model, --set overrides); IBMRec's variants are named after their backbone.
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     **{b: (b, []) for b in BACKBONES},
+    'lightgcn': ('lightgcn', []),  # the content-free reference of the modalities part
     **{f'ibmrec-{b}': ('ibmrec', [f'backbone={b}']) for b in BACKBONES},
     'ibmrec-vlattice-nofib': ('ibmrec', ['backbone=vlattice', 'fib=false']),
     'ibmrec-vlattice-nogib': ('ibmrec', ['backbone=vlattice', 'gib=false']),
@@ -77,39 +100,69 @@ SENSITIVITY = [('ibmrec-vbpr', 'alpha', [0.1, 10.0], []),
                ('ibmrec-lattice', 'beta', [0.1, 2.0], []),
                ('ibmrec-vbpr', 'sigma2', [0.2, 1.0, 5.0], ['hsic_normalize=true'])]
 DEFAULTS = {'alpha': 1.0, 'beta': 0.5, 'sigma2': 'median'}
+# The modalities part: the models run on each single modality (and on all, as the backbones
+# part runs them).
+MODALITY_VARIANTS = ['vlattice', 'ibmrec-vlattice']
+# Table 2: (group, [(model of the backbones benchmark, as the table names it)]).
+TABLE2 = [('CF', [('bprmf', 'BPR-MF'), ('lightgcn', 'LightGCN'), ('sgl', 'SGL')]),
+          ('multimedia', [('vbpr', 'VBPR'), ('mmgcn', 'MMGCN'), ('grcn', 'GRCN'),
+                          ('lattice', 'LATTICE')]),
+          ('denoising', [('micro', 'MICRO'), ('invrl', 'InvRL (VBPR)'),
+                         ('sgfd', 'SGFD (LATTICE)')]),
+          ('ours', [('ibmrec', 'IBMRec (VLATTICE)')])]
+TABLE2_METRICS = ['Recall@20', 'Precision@20', 'NDCG@20']
 ABLATION = [('IBMRec (FIB + GIB)', 'ibmrec-vlattice'), ('w/o FIB', 'ibmrec-vlattice-nofib'),
             ('w/o GIB', 'ibmrec-vlattice-nogib'), ('w/o IB (= VLATTICE)', 'vlattice')]
 
 
 def run_name(r: dict) -> str:
     """The folder name of a run of the report under ``<out>/runs/ibmrec/``."""
-    name = (r['variant'] if r['part'] != 'sensitivity'
-            else f"{r['variant']}@{r['knob']}={r['value']:g}")
+    name = (f"{r['variant']}@{r['knob']}={r['value']:g}" if r['part'] == 'sensitivity'
+            else f"{r['variant']}@{'+'.join(r['modalities'])}" if r['part'] == 'modalities'
+            else r['variant'])
     return f"{r['dataset']}_{name}_{r['seed']}"
+
+
+def read(out: Path) -> dict:
+    """The report's data (``runs``, and ``table2`` once composed)."""
+    return read_report(out, 'ibmrec') if (out / 'ibmrec.json').is_file() else {'runs': []}
 
 
 def finished_runs(out: Path) -> list[dict]:
     """The runs the report lists."""
-    return read_report(out, 'ibmrec')['runs'] if (out / 'ibmrec.json').is_file() else []
+    return read(out)['runs']
 
 
 def record(out: Path, entry: dict) -> None:
     """Adds (or replaces) a finished run in the report, read again just before, so that
     processes running other runs at the same time keep theirs."""
-    runs = {run_name(r): r for r in finished_runs(out)}
+    report = read(out)
+    runs = {run_name(r): r for r in report['runs']}
     runs[run_name(entry)] = entry
-    runs = [runs[name] for name in sorted(runs)]
-    write_report(out, 'ibmrec', {'runs': runs}, format_report(runs))
+    report['runs'] = [runs[name] for name in sorted(runs)]
+    write_report(out, 'ibmrec', report, format_report(report))
+
+
+def compose_table2(out: Path, dataset: str) -> None:
+    """Copies the tuned cells of Table 2's systems on ``dataset`` from the backbones
+    benchmark's report into this one (replacing the dataset's earlier copy)."""
+    models = [m for _, systems in TABLE2 for m, _ in systems]
+    report = read(out)
+    report['table2'] = {**report.get('table2', {}),
+                        dataset: tuned_summaries(out / 'backbones.json', dataset, models)}
+    write_report(out, 'ibmrec', report, format_report(report))
 
 
 def train(out: Path, entry: dict, model: str, config: list[str], args, splits=None) -> dict:
     """Runs ``entry``'s run (isolated unless ``splits`` is given; a finished one is not
-    repeated); returns its harness record."""
+    repeated) on the entry's ``modalities`` (all where it has none); returns its harness
+    record."""
     from pyg_mmrec.train import Cell, run_cell
     from pyg_mmrec.train.config import parse_overrides
 
     print(f'== {run_name(entry)}', flush=True)
-    cell = Cell(model, entry['dataset'], [entry['seed']], config=parse_overrides(config))
+    cell = Cell(model, entry['dataset'], [entry['seed']], config=parse_overrides(config),
+                modalities=entry.get('modalities'))
     return run_cell(cell, out / 'runs' / 'ibmrec' / run_name(entry), splits=splits,
                     data_root=args.data_root, isolate=splits is None)
 
@@ -122,18 +175,34 @@ def results_of(record: dict) -> dict:
 
 
 def real_run(out: Path, dataset: str, variant: str, seed: int, args,
-             knob: tuple[str, float, list[str]] | None = None) -> None:
+             knob: tuple[str, float, list[str]] | None = None,
+             modalities: list[str] | None = None) -> None:
     """One run on a real dataset, in a process of its own, recorded in the report; ``knob``
     (setting, value, other fixed settings) overrides one IBMRec setting (the sensitivity
-    part)."""
+    part); ``modalities`` keeps only those (the modalities part). A run the report lists with
+    the same settings is not repeated (the report is the retained record; the run's folder
+    may be gone)."""
+    from pyg_mmrec.train.config import parse_overrides
+
     model, extra = VARIANTS[variant]
     ib = args.ib_set if model == 'ibmrec' else []
-    part = {'part': 'real'} if knob is None else {'part': 'sensitivity', 'knob': knob[0],
-                                                   'value': knob[1], 'fixed': knob[2]}
+    part = ({'part': 'sensitivity', 'knob': knob[0], 'value': knob[1], 'fixed': knob[2]}
+            if knob else {'part': 'modalities', 'modalities': modalities} if modalities
+            else {'part': 'real'})
     entry = {**part, 'dataset': dataset, 'variant': variant, 'seed': seed}
-    done = train(out, entry, model, [*extra, *args.set, *ib,
-                                     *([f'{knob[0]}={knob[1]}', *knob[2]] if knob else [])], args)
-    record(out, {**entry, **results_of(done)})
+    config = [*extra, *args.set, *ib, *([f'{knob[0]}={knob[1]}', *knob[2]] if knob else [])]
+    listed = next((r for r in finished_runs(out) if run_name(r) == run_name(entry)), None)
+    if listed is not None and all(listed['config'].get(k, object()) == v
+                                  for k, v in parse_overrides(config).items()):
+        print(f'== {run_name(entry)}: in the report', flush=True)
+        return
+    record(out, {**entry, **results_of(train(out, entry, model, config, args))})
+
+
+def data_modalities(args) -> list[str]:
+    """The modalities with features of ``--data``."""
+    from pyg_mmrec.data import load_recipe, modalities
+    return sorted(modalities(load_recipe(args.data, root=args.data_root).train))
 
 
 def sweep_run(out: Path, share: float, variant: str, seed: int, args) -> None:
@@ -232,17 +301,65 @@ def selected_value(points: list[tuple[object, dict]]):
     return max(points, key=lambda point: point[1]['valid']['Recall@20'])[0]
 
 
-def format_report(runs: list[dict]) -> str:
-    """The Markdown report of the runs."""
+def table2_lines(dataset: str, cells: dict[str, dict]) -> list[str]:
+    """The paper's Table 2 on ``dataset`` from the backbones benchmark's cells."""
+    rows = [(group, name, [s['test'] for s in cells[m]['seeds']] if m in cells else None)
+            for group, systems in TABLE2 for m, name in systems]
+    budgets = sorted({(c['search_runs'], c['max_epochs'], c.get('patience', 20))
+                      for c in cells.values()})
+    return [f'## {dataset}: comparison with the baselines (Table 2)', '',
+            'Every system as the backbones benchmark tuned it: the same search (learning rate, '
+            'L2 weight and its own main knob) selected on validation Recall@20 with the first '
+            'seed, then retrained with the other seeds; test metrics at the best validation '
+            'epoch, mean ± std over seeds (budgets: '
+            + '; '.join(f'{n} search runs, ≤{e} epochs, patience {p}' for n, e, p in budgets)
+            + '). Best in bold, second underlined; "—": not run.', '',
+            *comparison_table(rows, TABLE2_METRICS, TABLE2[-1][1][0][1]), '',
+            'Selected points: ' + '; '.join(
+                f"{name}: {', '.join(f'{k}={v}' for k, v in cells[m]['selected'].items())}"
+                for _, systems in TABLE2 for m, name in systems if m in cells) + '.', '']
+
+
+def modalities_lines(runs: list[dict], by: dict, dataset: str) -> list[str]:
+    """The paper's Table 5 on ``dataset``: each model on each single modality and on all."""
+    singles = sorted({r['modalities'][0] for r in runs
+                      if r['part'] == 'modalities' and r['dataset'] == dataset})
+    columns = ['none (IDs)', *singles, ' + '.join(singles)]
+
+    def runs_of(variant: str, column: str) -> list[dict]:
+        if column == columns[-1]:
+            return by.get((dataset, variant), [])
+        return [r for r in runs if r['part'] == 'modalities' and r['dataset'] == dataset
+                and r['variant'] == variant and r['modalities'] == [column]]
+    lines = [f'## {dataset}: single modality against all (Table 5)', '',
+             'Test Recall@20 / NDCG@20 of each model on the content it is given; every other '
+             'setting as in the backbones part (whose runs the last column shows).', '',
+             '| model | ' + ' | '.join(columns) + ' |', '|---|' + '---|' * len(columns),
+             f"| lightgcn | {cell(by.get((dataset, 'lightgcn'), []), recall)} / "
+             f"{cell(by.get((dataset, 'lightgcn'), []), ndcg)} |" + ' |' * (len(columns) - 1)]
+    for variant in MODALITY_VARIANTS:
+        lines.append(f'| {variant} | |' + ''.join(
+            f' {cell(runs_of(variant, c), recall)} / {cell(runs_of(variant, c), ndcg)} |'
+            for c in columns[1:]))
+    return [*lines, '']
+
+
+def format_report(report: dict) -> str:
+    """The Markdown report of the runs (and of Table 2, once composed)."""
+    runs = report['runs']
     seeds, settings = sorted({r['seed'] for r in runs}), settings_of(runs)
     by: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
-        if r['part'] != 'sensitivity':  # those are reported on their own
+        if r['part'] not in ('sensitivity', 'modalities'):  # reported on their own
             by.setdefault((r['dataset'], r['variant']), []).append(r)
     lines = ['# IBMRec benchmark', '',
              f'Seeds: {seeds} (mean ± std where a cell has several). Test metrics at the epoch '
              'with the best validation Recall@20 (full ranking). s/epoch: median training '
              f'seconds per epoch (mean over seeds). Settings: {settings}.', '']
+    for dataset, cells in sorted(report.get('table2', {}).items()):
+        lines += table2_lines(dataset, cells)
+    for dataset in sorted({r['dataset'] for r in runs if r['part'] == 'modalities'}):
+        lines += modalities_lines(runs, by, dataset)
     real = sorted({r['dataset'] for r in runs if r['part'] == 'real'})
     for dataset in real:
         lines += [f'## {dataset}: backbones with and without IBMRec', '',
@@ -339,7 +456,7 @@ def plot(runs: list[dict], static: Path, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     static.mkdir(parents=True, exist_ok=True)
-    runs = [r for r in runs if r['part'] != 'sensitivity']
+    runs = [r for r in runs if r['part'] not in ('sensitivity', 'modalities')]
     real = sorted({r['dataset'] for r in runs if r['part'] == 'real'})
     if real:
         fig, axes = plt.subplots(1, len(real), figsize=(4.8 * len(real), 3.4), squeeze=False)
@@ -412,7 +529,8 @@ def plot(runs: list[dict], static: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parts = ['backbones', 'ablation', 'fib-parts', 'sweep', 'baby', 'sensitivity']
+    parts = ['backbones', 'ablation', 'fib-parts', 'sweep', 'baby', 'sensitivity',
+             'modalities', 'table2']
     parser.add_argument('--parts', nargs='+', default=parts, choices=parts)
     parser.add_argument('--data', default='tiktok',
                         help='a dataset recipe (needs features; default: tiktok)')
@@ -426,6 +544,10 @@ def main() -> None:
     parser.add_argument('--static', type=Path, default=ROOT / 'docs' / '_static')
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
+    if 'table2' in args.parts and not args.report_only and not (
+            args.out / 'backbones.json').is_file():  # fail before training anything
+        parser.error(f"--parts table2 composes {args.out / 'backbones.json'}: run "
+                     'benchmarks/backbones.py first (or leave table2 out)')
 
     for seed in [] if args.report_only else args.seeds:
         if 'backbones' in args.parts:
@@ -454,14 +576,23 @@ def main() -> None:
                     finished_runs(args.out), args.data, variant, knob, args.seeds[0]))
                 if value != DEFAULTS[knob]:
                     real_run(args.out, args.data, variant, seed, args, (knob, value, fixed))
+        if 'modalities' in args.parts:
+            for variant in MODALITY_VARIANTS:  # on all modalities: the backbones part's runs
+                real_run(args.out, args.data, variant, seed, args)
+            real_run(args.out, args.data, 'lightgcn', seed, args)
+            for modality in data_modalities(args):
+                for variant in MODALITY_VARIANTS:
+                    real_run(args.out, args.data, variant, seed, args, modalities=[modality])
         if 'sweep' in args.parts:
             for share in args.shares:
                 for variant in (args.sweep_backbone, f'ibmrec-{args.sweep_backbone}'):
                     sweep_run(args.out, share, variant, seed, args)
-    runs = finished_runs(args.out)
-    table = format_report(runs)
-    write_report(args.out, 'ibmrec', {'runs': runs}, table)
-    plot(runs, args.static, args.out)
+    if 'table2' in args.parts and not args.report_only:
+        compose_table2(args.out, args.data)
+    report = read(args.out)
+    table = format_report(report)
+    write_report(args.out, 'ibmrec', report, table)
+    plot(report['runs'], args.static, args.out)
     print(table)
 
 

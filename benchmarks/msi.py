@@ -16,6 +16,12 @@ On each dataset (``--data``: the synthetic planted-noise dataset and tiktok by d
   a modality's predicted representations) for BM3, MSI w/o I and MSI.
 * **cost**: median training seconds per epoch of each variant and its ratio to BM3's (same
   process, same thread count).
+* **comparison** (the paper's Table 2): MSI and its BM3 next to the baselines BPR, LightGCN,
+  BUIR, VBPR, MMGCN, GRCN, DualGNN, LATTICE and BM3 as the backbones benchmark tuned them
+  (``<out>/backbones.json``: each searched on validation over the same grid; run
+  ``backbones.py`` on the dataset first, else the baselines are listed as not run), with MSI's
+  relative improvement over the best baseline. Their summaries are copied into ``msi.json``
+  (``--baselines-only`` copies them into the recorded summaries without training).
 
 Each variant is a harness cell (:func:`pyg_mmrec.train.run_cell`; MSI's own is the search)
 under ``<out>/runs/msi/<dataset>/``: finished cells are not repeated, so the benchmark can be
@@ -29,6 +35,9 @@ Usage::
     python benchmarks/msi.py                                          # synthetic and tiktok
     python benchmarks/msi.py --data tiktok --max-epochs 60 --patience 10
     python benchmarks/msi.py --data synthetic --seeds 2024 2025 --max-epochs 2 --out runs/msi-smoke
+    python benchmarks/msi.py --data tiktok --baselines-only   # the comparison, once composed
+    python benchmarks/msi.py --data synthetic --seeds 2024 --max-epochs 2 \
+        --out runs/bench21-smoke      # with the backbones smoke cells there: the comparison
     python benchmarks/msi.py --report-only
 """
 from __future__ import annotations
@@ -38,7 +47,14 @@ import json
 import statistics
 from pathlib import Path
 
-from pyg_mmrec.train.harness import add_benchmark_arguments, mean_std, read_report, write_report
+from pyg_mmrec.train.harness import (
+    add_benchmark_arguments,
+    comparison_table,
+    mean_std,
+    read_report,
+    tuned_summaries,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
@@ -56,6 +72,12 @@ VARIANTS: dict[str, dict | None] = {
 }
 FIG3_VARIANTS = ['w/o S & I (= BM3)', 'w/o I', 'MSI']
 METRICS = ['Recall@10', 'NDCG@10', 'Recall@20', 'NDCG@20']
+# The paper's Table 2: (type, [(model of the backbones benchmark, as the table names it)]).
+BASELINES = [('uni-modal', [('bprmf', 'BPR'), ('lightgcn', 'LightGCN'), ('buir', 'BUIR')]),
+             ('multi-modal', [('vbpr', 'VBPR'), ('mmgcn', 'MMGCN'), ('grcn', 'GRCN'),
+                              ('dualgnn', 'DualGNN'), ('lattice', 'LATTICE'),
+                              ('bm3', 'BM3')])]
+TABLE2_METRICS = ['Recall@10', 'Recall@20', 'NDCG@10', 'NDCG@20']
 
 
 def slug(variant: str) -> str:
@@ -120,7 +142,36 @@ def run_dataset(data: str, seeds: list[int], base: dict, out: Path, variants: li
     if len(runs) < len(VARIANTS):
         return None
     summary = json.loads((root / slug('MSI') / 'tune' / 'tune.json').read_text())
-    return {'data': data, 'search': summary, 'selected': chosen, 'base': base, 'runs': runs}
+    return {'data': data, 'search': summary, 'selected': chosen, 'base': base, 'runs': runs,
+            'baselines': baselines_of(out, data)}
+
+
+def baselines_of(out: Path, data: str) -> dict[str, dict]:
+    """The tuned cells of the comparison's baselines on ``data`` in the backbones benchmark's
+    report in ``out`` (none without that report)."""
+    tuned = out / 'backbones.json'
+    return (tuned_summaries(tuned, data, [m for _, ms in BASELINES for m, _ in ms])
+            if tuned.is_file() else {})
+
+
+def comparison_lines(r: dict) -> list[str]:
+    """The paper's Table 2 on one dataset: the tuned baselines, BM3 at MSI's settings, MSI."""
+    cells = r['baselines']
+    rows = [(kind, name, [s['test'] for s in cells[m]['seeds']] if m in cells else None)
+            for kind, models in BASELINES for m, name in models]
+    rows += [('multi-modal', "BM3 (MSI's settings)",
+              [s['test'] for s in r['runs']['w/o S & I (= BM3)']]),
+             ('multi-modal', 'MSI', [s['test'] for s in r['runs']['MSI']])]
+    budgets = sorted({(c['search_runs'], c['max_epochs'], c.get('patience', 20))
+                      for c in cells.values()})
+    return ['Comparison (Table 2): the baselines as the backbones benchmark tuned them (each '
+            'searched over learning rate, L2 weight and its own main knob on validation '
+            'Recall@20 with the first seed: '
+            + ('; '.join(f'{n} runs, ≤{e} epochs, patience {p}' for n, e, p in budgets)
+               or 'none run yet')
+            + "), BM3 at its defaults and MSI searched as above; mean ± std over seeds, best "
+            'in bold, second underlined, "—": not run.', '',
+            *comparison_table(rows, TABLE2_METRICS, 'MSI'), '']
 
 
 def format_report(results: list[dict]) -> str:
@@ -156,6 +207,8 @@ def format_report(results: list[dict]) -> str:
                          + ' | '.join(mean_std([s['view_recall'][v] for s in runs])
                                       for v in views) + ' |')
         lines.append('')
+        if 'baselines' in r:  # summaries from before the comparison existed have none
+            lines += comparison_lines(r)
     return '\n'.join(lines)
 
 
@@ -190,6 +243,10 @@ def main() -> None:
                         'dataset; the summary is written once every variant has finished)')
     parser.add_argument('--max-epochs', type=int, default=1000)
     parser.add_argument('--patience', type=int, default=20)
+    parser.add_argument('--baselines-only', action='store_true',
+                        help="attach the baselines of <out>/backbones.json to the recorded "
+                             "summaries of --data, without training (their cells' folders "
+                             'may be gone)')
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
@@ -197,7 +254,10 @@ def main() -> None:
               else {'datasets': []})
     base = {'progress': False, 'epochs': args.max_epochs, 'patience': args.patience,
             'ks': [10, 20]}
-    for data in [] if args.report_only else args.data:
+    if args.baselines_only:
+        report['datasets'] = [{**r, 'baselines': baselines_of(args.out, r['data'])}
+                              if r['data'] in args.data else r for r in report['datasets']]
+    for data in [] if args.report_only or args.baselines_only else args.data:
         result = run_dataset(data, args.seeds, base, args.out, args.variants, args.data_root)
         if result is not None:  # this run's dataset replaces its recorded summary
             others = [r for r in report['datasets'] if r['data'] != data]

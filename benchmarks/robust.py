@@ -9,13 +9,18 @@ dataset, every pair of
   (plain training), ``amr`` (:class:`~pyg_mmrec.train.AMR`, ε = 0.1, λ = 1) or ``mg``
   (:class:`~pyg_mmrec.train.MirrorGradient`, α_1 = 1, α_2 = 0.2, β = 3), and
 * a variant: the backbone alone (``bare``), or :class:`~pyg_mmrec.ib.DVIB` around it
-  (``DVIB_c``, ``DVIB_a``) at its default γ_d = 0.1, σ = 1e-3,
+  (``DVIB_c``, ``DVIB_a``),
 
 is one harness cell (:func:`pyg_mmrec.train.run_cell`) under ``<out>/runs/robust/<dataset>/``,
-one run per seed, no search (every setting at the defaults, ``--set`` for all runs,
-``--method-set`` for the AMR or MG runs only). Test metrics at the epoch with the best
-validation Recall@20 (full ranking; training and validation items excluded at test); the paper's
-table reports Recall, NDCG, Precision and MAP at 5.
+one run per seed, no search of its own (``--set`` for all runs, ``--method-set`` for the AMR
+or MG runs only). With ``--tuned`` every setting follows the one selection rule of the other
+benchmarks: the backbone's point is the one ``backbones.py`` selected on validation, and a
+DVIB variant's γ_d (and σ) the one ``dvib.py --tuned`` selected on validation for that
+backbone on this dataset (its report, ``dvib[_<dataset>].json``, must hold the pair); AMR and
+MG keep their papers' defaults. Without ``--tuned`` everything is at its defaults (DVIB:
+γ_d = 0.1, σ = 1e-3). Test metrics at the epoch with the best validation Recall@20 (full
+ranking; training and validation items excluded at test); the paper's table reports Recall,
+NDCG, Precision and MAP at 5.
 
 Finished cells are not repeated and interrupted ones continue from their checkpoints. Writes
 ``<out>/robust.{md,json}`` (``robust_<dataset>`` for datasets other than tiktok);
@@ -25,7 +30,7 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/robust.py --tuned --backbones vbpr --set epochs=30 \\
         patience=10                                       # the short VBPR run reported
-    python benchmarks/robust.py --tuned --seeds 2024 2025 2026   # VBPR, MMGCN, BM3, full
+    python benchmarks/robust.py --tuned          # DVIB's Table 4: VBPR, MMGCN, BM3, 3 seeds
     python benchmarks/robust.py --data synthetic --backbones vbpr --set epochs=2 \\
         --out runs/robust-smoke                                  # a smoke run
 """
@@ -68,6 +73,33 @@ def run_pair(backbone: str, method: str, variant: str, data: str, splits, seeds:
             for r in record['runs']]
 
 
+def dvib_points(out: Path, data: str, backbones: list[str], variants: list[str]
+                ) -> dict[str, dict[str, dict]]:
+    """The point (γ_d, and σ for DVIB_c) that ``dvib.py --tuned`` selected on validation for
+    each DVIB variant of each backbone on ``data``, from its report in ``out``.
+
+    Raises:
+        ConfigError: If the report is missing, not tuned, or lacks a (backbone, variant).
+    """
+    from pyg_mmrec.errors import ConfigError
+
+    stem = 'dvib' + ('' if data == 'tiktok' else f'_{data}')
+    report = read_report(out, stem)
+    if not report.get('tuned'):
+        raise ConfigError(f"{out / stem}.json: not a --tuned DVIB report; run "
+                          f"'dvib.py --tuned --data {data}' first")
+    selected = {(r['backbone'], r['variant']): r['selected'] for r in report['main']}
+    points: dict[str, dict[str, dict]] = {}
+    for backbone in backbones:
+        for variant in [v for v in variants if VARIANTS[v]]:
+            if (backbone, variant) not in selected:
+                raise ConfigError(f"{out / stem}.json: holds no {variant} run of {backbone}; "
+                                  f"run 'dvib.py --tuned --data {data} --backbones {backbone}' "
+                                  'first')
+            points.setdefault(backbone, {})[variant] = selected[backbone, variant]
+    return points
+
+
 def means(records: list[dict], metric: str) -> float:
     return statistics.mean(r['test'][metric] for r in records)
 
@@ -87,7 +119,12 @@ def format_report(report: dict) -> str:
         'Methods at their defaults (AMR: ε = 0.1, λ = 1; MG: α_1 = 1, α_2 = 0.2, β = 3)'
         + (f", then {', '.join(f'{k}={v}' for k, v in report['method_config'].items())}"
            if report.get('method_config') else '')
-        + '; DVIB at its defaults (γ_d = 0.1, σ = 1e-3), no search. Test metrics at the epoch '
+        + ('; DVIB at the point the DVIB benchmark selected on validation ('
+           + '; '.join(f"{b} {v}: {', '.join(f'{k}={x}' for k, x in point.items())}"
+                       for b, vs in report['dvib_points'].items() for v, point in vs.items())
+           + '), no search here' if report.get('dvib_points')
+           else '; DVIB at its defaults (γ_d = 0.1, σ = 1e-3), no search')
+        + '. Test metrics at the epoch '
         'with the best validation Recall@20 (full ranking; training and validation items '
         'excluded at test). "vs plain": Recall@5 and Recall@20 against the same variant '
         'trained plainly; seconds are medians over epochs.', '',
@@ -120,19 +157,26 @@ def run_all(args) -> dict:
     method_config = parse_overrides(args.method_set)
     configs = {b: {**(tuned_config(find_summary(args.out / 'backbones.json', name, b))
                       if args.tuned else {}), **base} for b in args.backbones}
+    points = (dvib_points(args.out, name, args.backbones, args.variants) if args.tuned
+              else {})
     runs = args.out / 'runs' / 'robust' / (f'{name}_tuned' if args.tuned else name)
     tag = ''.join(f'_{k}={v}' for k, v in method_config.items())
     splits = load_recipe(name, 'clean', args.data_root)
     report = {'data': name, 'seeds': args.seeds, 'config': base, 'tuned': args.tuned,
               'method_config': method_config, 'backbone_configs': configs, 'rows': []}
+    if points:
+        report['dvib_points'] = points
     for backbone in args.backbones:
         for variant in args.variants:
             for method in args.methods:
                 print(f'== {name} {backbone} {method} {variant}', flush=True)
                 extra = method_config if method != 'none' else {}
-                folder = runs / f"{backbone}_{method}_{variant}{tag if extra else ''}"
+                point = points.get(backbone, {}).get(variant, {})
+                # The selected DVIB point names its folders (runs at the defaults keep theirs).
+                folder = runs / (f"{backbone}_{method}_{variant}{tag if extra else ''}"
+                                 + ''.join(f'_{k}={v}' for k, v in point.items()))
                 records = run_pair(backbone, method, variant, name, splits, args.seeds,
-                                   {**configs[backbone], **extra}, folder)
+                                   {**configs[backbone], **extra, **point}, folder)
                 report['rows'].append({'backbone': backbone, 'method': method,
                                        'variant': variant, 'records': records})
     return report
@@ -146,7 +190,7 @@ def main() -> None:
                         help="training methods (none is needed for the 'vs plain' columns)")
     parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
                         default=['bare', 'DVIB_a'])
-    parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[2024, 2025, 2026])
     parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
                         help='config shared by every run, e.g. epochs=30')
     parser.add_argument('--method-set', nargs='*', default=[], metavar='KEY=VALUE',
@@ -154,7 +198,8 @@ def main() -> None:
                              'folders and the report carry it)')
     parser.add_argument('--tuned', action='store_true',
                         help="start every backbone from backbones.py's validation-selected "
-                             'configuration and epoch budget on this dataset')
+                             "configuration and epoch budget on this dataset, and DVIB from "
+                             "dvib.py's validation-selected point")
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 

@@ -72,6 +72,9 @@ class Cell:
             ``progress``.
         condition (str): The data condition of :func:`~pyg_mmrec.data.load_recipe`.
             (default: :obj:`'clean'`)
+        modalities (list of str, optional): Keep only these modalities of the data
+            (``keep_modalities`` of :func:`~pyg_mmrec.data.load_recipe`); :obj:`None` keeps
+            all. (default: :obj:`None`)
     """
     model: str
     data: str
@@ -79,6 +82,7 @@ class Cell:
     grid: dict[str, list] | list[dict[str, Any]] | None = None
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     condition: str = 'clean'
+    modalities: list[str] | None = None
 
     def __post_init__(self):
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
@@ -86,10 +90,16 @@ class Cell:
         if 'seed' in self.config:
             raise ConfigError("a cell's config must not set 'seed'; pass the seeds instead")
         check_condition(self.condition)
+        if self.modalities is not None and not self.modalities:
+            raise ConfigError("a cell's modalities name one modality or more (None: all)")
 
     def spec(self) -> dict[str, Any]:
-        """The cell as JSON values (how its record stores it)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """The cell as JSON values (how its record stores it; ``modalities`` only where set,
+        so that the records of cells from before it existed still match)."""
+        spec = json.loads(json.dumps(dataclasses.asdict(self)))
+        if spec['modalities'] is None:
+            del spec['modalities']
+        return spec
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Cell:
@@ -124,8 +134,8 @@ def run_cell(cell: Cell, out_dir: str | Path, splits: DataSplits | None = None,
         out_dir (str or Path): Its folder: the search in ``tune/``, the other seeds in
             ``seed<seed>/``, the record in ``cell.json``.
         splits (DataSplits, optional): The data, if already loaded (in-process only; the
-            cell's ``data`` then names it, and need not be a recipe); otherwise the cell's
-            recipe is loaded.
+            cell's ``data`` then names it, and need not be a recipe; its ``modalities`` are
+            selected from them); otherwise the cell's recipe is loaded.
         data_root (str or Path, optional): See :func:`~pyg_mmrec.data.data_root`.
         text_cache (str or Path, optional): Cache folder of the text encodings.
         isolate (bool): Run in a child process (see :func:`run_isolated`).
@@ -151,7 +161,11 @@ def run_cell(cell: Cell, out_dir: str | Path, splits: DataSplits | None = None,
             'text_cache': None if text_cache is None else str(text_cache)}, env=env)
     start = time.perf_counter()
     if splits is None:
-        splits = load_recipe(cell.data, cell.condition, data_root, text_cache)
+        splits = load_recipe(cell.data, cell.condition, data_root, text_cache,
+                             keep_modalities=cell.modalities)
+    elif cell.modalities is not None:
+        from pyg_mmrec.transforms import SelectModalities
+        splits = DataSplits(*map(SelectModalities(cell.modalities), splits))
     config = {**cell.config, 'progress': cell.config.get('progress', False)}
     selected: dict[str, Any] = {}
     grid: dict[str, list] = {}
@@ -320,6 +334,55 @@ def find_summary(report: str | Path, dataset: str, model: str) -> dict[str, Any]
         raise ConfigError(f"{report}: holds no tuned cell of {model!r} on {dataset!r}; run "
                           f"that cell first")
     return found
+
+
+def tuned_summaries(report: str | Path, dataset: str, models: list[str]
+                    ) -> dict[str, dict[str, Any]]:
+    """The summaries (:func:`summarize`) of the tuned cells of ``models`` on ``dataset`` in a
+    tuning report's ``cells``, by model, in the order of ``models``; models without a finished,
+    applicable cell there are left out (a comparison lists them as not run).
+
+    Raises:
+        ConfigError: If the report is missing.
+    """
+    report = Path(report)
+    cells = {c['model']: c for c in read_report(report.parent, report.stem)['cells']
+             if c['dataset'] == dataset and c['applicable']}
+    return {m: cells[m] for m in models if m in cells}
+
+
+def comparison_table(rows: list[tuple[str, str, list[dict[str, float]] | None]],
+                     metrics: list[str], ours: str) -> list[str]:
+    """The Markdown lines of a paper-style comparison table: one row per ``(group, system,
+    test metrics of each seed)`` (:obj:`None`: not run, shown as "—") with mean ± std over
+    seeds, per metric the best mean in bold and the second underlined, then the relative
+    improvement of the system ``ours`` over the best other system on each metric (the seed
+    papers' definition: the strongest baseline of that column; it reports the comparison and
+    selects nothing).
+    """
+    means = {name: {m: statistics.mean(t[m] for t in tests) for m in metrics}
+             for _, name, tests in rows if tests}
+    ranked = {m: sorted({v[m] for v in means.values()}, reverse=True) for m in metrics}
+
+    def shown(name: str, tests: list[dict[str, float]], metric: str) -> str:
+        text = mean_std([t[metric] for t in tests])
+        rank = ranked[metric].index(means[name][metric])
+        return f'**{text}**' if rank == 0 else f'<u>{text}</u>' if rank == 1 else text
+
+    lines = ['| group | system | ' + ' | '.join(metrics) + ' |',
+             '|---|---|' + '---|' * len(metrics)]
+    for group, name, tests in rows:
+        cells = [shown(name, tests, m) for m in metrics] if tests else ['—'] * len(metrics)
+        lines.append(f'| {group} | {name} | ' + ' | '.join(cells) + ' |')
+    baselines = [name for name in means if name != ours]
+    if ours in means and baselines:
+        gains = []
+        for m in metrics:
+            best = max(baselines, key=lambda name: means[name][m])
+            gains.append(f'{means[ours][m] / means[best][m] - 1:+.2%} (vs {best})'
+                         if means[best][m] else '—')
+        lines.append(f'| | improvement of {ours} | ' + ' | '.join(gains) + ' |')
+    return lines
 
 
 def tuned_config(summary: dict[str, Any]) -> dict[str, Any]:

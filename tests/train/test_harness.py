@@ -11,9 +11,12 @@ from pyg_mmrec.train import Cell, read_cell, run_cell, run_isolated
 from pyg_mmrec.train.harness import (
     FORMAT,
     add_benchmark_arguments,
+    comparison_table,
     mean_std,
     summarize,
     tuned_config,
+    tuned_summaries,
+    write_report,
 )
 
 BASE = {'batch_size': 256, 'epochs': 2, 'embedding_dim': 8}
@@ -104,6 +107,20 @@ def test_cell_checks():
         Cell('bprmf', 'synthetic', [1], condition='blurry')
     assert Cell.from_spec(Cell('vbpr', 'tiktok', [1], GRID, condition='vr').spec()) == Cell(
         'vbpr', 'tiktok', [1], GRID, condition='vr')
+    with pytest.raises(ConfigError, match='one modality or more'):
+        Cell('vbpr', 'synthetic', [1], modalities=[])
+
+
+def test_modalities_of_a_cell(tmp_path):
+    # Unset, the spec is as before the field existed (finished records still match).
+    assert 'modalities' not in Cell('vbpr', 'synthetic', [1]).spec()
+    cell = Cell('vbpr', 'synthetic', [1], config={**BASE, 'epochs': 1}, modalities=['image'])
+    assert Cell.from_spec(cell.spec()) == cell
+    record = run_cell(cell, tmp_path / 'image')
+    assert record['cell']['modalities'] == ['image']
+    both = run_cell(Cell('vbpr', 'synthetic', [1], config=cell.config), tmp_path / 'both')
+    # VBPR has one projection per modality: fewer parameters on one modality.
+    assert record['runs'][0]['num_parameters'] < both['runs'][0]['num_parameters']
 
 
 def test_isolated_cell_matches_in_process(tmp_path):
@@ -139,3 +156,25 @@ def test_benchmark_arguments(tmp_path):
     without = argparse.ArgumentParser()
     add_benchmark_arguments(without, tmp_path, data_root=False)
     assert not hasattr(without.parse_args([]), 'data_root')
+
+
+def test_comparison_table():
+    rows = [('CF', 'a', [{'R': 0.1}, {'R': 0.3}]), ('CF', 'b', [{'R': 0.1}]),
+            ('MM', 'c', None), ('ours', 'd', [{'R': 0.25}])]
+    lines = comparison_table(rows, ['R'], 'd')
+    assert lines[2] == '| CF | a | <u>0.2000 ± 0.1414</u> |'
+    assert lines[3] == '| CF | b | 0.1000 |'
+    assert lines[4] == '| MM | c | — |'
+    assert lines[5] == '| ours | d | **0.2500** |'
+    assert lines[6] == '| | improvement of d | +25.00% (vs a) |'
+    assert len(comparison_table(rows[:2], ['R'], 'd')) == 4  # no improvement row without d
+
+
+def test_tuned_summaries(tmp_path):
+    cells = [{'dataset': 'x', 'model': 'a', 'applicable': True},
+             {'dataset': 'x', 'model': 'b', 'applicable': False},
+             {'dataset': 'y', 'model': 'c', 'applicable': True}]
+    write_report(tmp_path, 'tuning', {'cells': cells}, '')
+    assert tuned_summaries(tmp_path / 'tuning.json', 'x', ['c', 'b', 'a']) == {'a': cells[0]}
+    with pytest.raises(ConfigError, match='no such report'):
+        tuned_summaries(tmp_path / 'other.json', 'x', ['a'])
