@@ -1,21 +1,30 @@
 """Cold-start benchmark: new items from their content alone, cold / warm / all columns.
 
 Every inductive model (the ``inductive`` capability), the content-only references
-``itemknn_cbf`` and ``pop``, trained under the cold-start protocol (``cold_items``, default
-0.2: LATTICE's; :class:`pyg_mmrec.transforms.ColdStartSplit`), each as a harness cell
-(:func:`pyg_mmrec.train.run_cell`, selected on validation Recall@20 of all items, the test split
-evaluated once). The report lists test Recall@20 and NDCG@20 of the cold items ranked among
-the cold items, of the warm items among the warm items, and of all items among all; the figure
-plots cold against warm Recall@20 per model. The synthetic generator plants a known
-task-irrelevant share of the feature variance (``irrelevant_share``, 0.5 by default); with
-``--shares`` the cells run on synthetic data generated with each share, and a second figure
-relates cold-item Recall@20 to it. Plug-ins run on their default backbone (``--models
-ibmrec``: IBMRec on VLATTICE).
+``itemknn_cbf`` and ``pop``, and the IB plug-ins on their default backbones, trained under the
+cold-start protocol (``cold_items``, default 0.2: LATTICE's;
+:class:`pyg_mmrec.transforms.ColdStartSplit`), each as a harness cell
+(:func:`pyg_mmrec.train.run_cell`: every model at its defaults, no grid; per seed, the epoch
+selected on validation Recall@20 of all items, the test split evaluated once). The report lists
+test Recall@20 and NDCG@20 of the cold items ranked among the cold items, of the warm items
+among the warm items, and of all items among all (mean ± std over the seeds), and answers, per
+information bottleneck, whether it helps cold items more than warm ones: the relative change of
+cold and of warm Recall@20 against its own backbone (IBMRec against VLATTICE, DVIB against VBPR,
+MSI against BM3) on the same seeds. The figure plots cold against warm Recall@20 per model and
+dataset.
 
-This is the one-seed smoke version of issue 22's benchmark (no grid; defaults of every model).
-The report keeps every row it has, a run adding or replacing its own (model, share)::
+Datasets (``--data``): ``synthetic`` and the recipes of :func:`pyg_mmrec.data.load_recipe`
+(``ml-100k-text``, ``tiktok``; amazon-baby has no feature matrices to represent new items
+from). The synthetic generator plants a known task-irrelevant share of the feature variance
+(``irrelevant_share``, 0.5 by default); with ``--shares`` the synthetic cells run on data
+generated with each share, and a second figure relates cold-item Recall@20 to it.
 
-    python benchmarks/cold_start.py                             # every inductive backbone
+The report keeps every row it has, a run adding or replacing its own (data, share, model); each
+row records its seeds, epoch cap and cold share::
+
+    python benchmarks/cold_start.py --seeds 2024 2025 2026         # every model, synthetic
+    python benchmarks/cold_start.py --data tiktok ml-100k-text --seeds 2024 2025 2026 \
+        --models vbpr vlattice ibmrec dvib bm3 msi itemknn_cbf pop
     python benchmarks/cold_start.py --models vlattice ibmrec --shares 0.2 0.5 0.8
     python benchmarks/cold_start.py --report-only
 
@@ -47,34 +56,83 @@ COLUMNS = ('cold', 'warm', 'all')
 DEFAULT_SHARE = inspect.signature(make_synthetic).parameters['irrelevant_share'].default
 
 
+#: (information bottleneck, its backbone in this benchmark): the plug-ins' default backbones.
+BOTTLENECKS = [('ibmrec', 'vlattice'), ('dvib', 'vbpr'), ('msi', 'bm3')]
+
+
 def metric(test: dict, column: str, key: str) -> float:
     return test[key] if column == 'all' else test[f'{column}/{key}']
 
 
+def row_key(row: dict) -> tuple:
+    return row['data'], row['share'] if row['share'] is not None else -1.0, row['model']
+
+
+def data_label(row: dict) -> str:
+    return row['data'] if row['share'] is None else f"{row['data']} (share {row['share']})"
+
+
+def mean_recall(row: dict, column: str, seeds: list[int] | None = None) -> float:
+    return statistics.mean(metric(t, column, 'Recall@20')
+                           for seed, t in zip(row['seeds'], row['test'], strict=True)
+                           if seeds is None or seed in seeds)
+
+
+def bottleneck_lines(rows: list[dict]) -> list[str]:
+    """The relative change of cold and warm Recall@20 of each bottleneck against its backbone
+    on the same data and the seeds both ran."""
+    by = {(data_label(r), r['model']): r for r in rows}
+    lines = []
+    for label in dict.fromkeys(data_label(r) for r in rows):
+        for ib, backbone in BOTTLENECKS:
+            if (label, ib) not in by or (label, backbone) not in by:
+                continue
+            seeds = sorted(set(by[label, ib]['seeds']) & set(by[label, backbone]['seeds']))
+            pairs = {c: (mean_recall(by[label, ib], c, seeds),
+                         mean_recall(by[label, backbone], c, seeds)) for c in COLUMNS[:2]}
+            change = {c: f'{a - b:+.4f} ({a / b - 1:+.1%})' for c, (a, b) in pairs.items()}
+            relative = {c: a / b - 1 for c, (a, b) in pairs.items()}
+            wins = sum(metric(a, 'cold', 'Recall@20') > metric(b, 'cold', 'Recall@20')
+                       for sa, a in zip(by[label, ib]['seeds'], by[label, ib]['test'], strict=True)
+                       for sb, b in zip(by[label, backbone]['seeds'], by[label, backbone]['test'],
+                                        strict=True) if sa == sb)
+            verdict = ('more on cold items' if relative['cold'] > relative['warm'] else
+                       'not more on cold items')
+            lines.append(f"| {label} | {ib} vs {backbone} | {change['cold']} "
+                         f"| {change['warm']} | {wins}/{len(seeds)} | {verdict} |")
+    if not lines:
+        return []
+    return ['Does the bottleneck help cold items more than warm ones? Change of test Recall@20 '
+            'against its own backbone, absolute (relative), means over the seeds both ran; '
+            '"cold seeds up": the seeds on which its cold Recall@20 is higher; the answer '
+            'compares the relative changes:', '',
+            '| data | bottleneck | cold R@20 | warm R@20 | cold seeds up | answer |',
+            '|---|---|---|---|---|---|', *lines, '']
+
+
 def format_report(report: dict) -> str:
+    rows = sorted(report['rows'], key=row_key)
     lines = [
         '# Cold start: new items from their content alone', '',
-        f"Synthetic data generated with the planted task-irrelevant share of the features in "
-        f"the *share* column, {report['cold_items']:.0%} of the items held out with all their "
-        f"interactions (half validation, half test); at most {report['epochs']} epochs, every "
-        f"model with its defaults (a plug-in on its default backbone), seeds {report['seeds']}. "
-        'Test metrics at the epoch of the best validation Recall@20 (all items). *cold*: the '
-        'held-out interactions with cold items, the cold items ranked among themselves; '
-        '*warm*: the warm items among themselves; *all*: every item among all. The catalogues '
-        'differ in size, so columns are compared across models, not with each other.', '',
-        '| model | share | cold R@20 | warm R@20 | all R@20 | cold N@20 | warm N@20 '
-        '| all N@20 |',
-        '|---|---|---|---|---|---|---|---|',
+        'A share of the items (*cold*) held out with all their interactions (half validation, '
+        'half test); every model with its defaults (a plug-in on its default backbone), at most '
+        '*epochs* epochs; per seed, test metrics at the epoch of the best validation Recall@20 '
+        '(all items), mean ± std over the seeds. *cold*: the held-out interactions with cold '
+        'items, the cold items ranked among themselves; *warm*: the warm items among themselves; '
+        '*all*: every item among all. The catalogues differ in size, so columns are compared '
+        'across models, not with each other. On synthetic data, *share* is the planted '
+        'task-irrelevant share of the features.', '',
+        *bottleneck_lines(rows),
+        '| data | model | cold | seeds | epochs | cold R@20 | warm R@20 | all R@20 | cold N@20 '
+        '| warm N@20 | all N@20 |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
     ]
-    for row in sorted(report['rows'], key=lambda r: (r['model'], r['share'])):
+    for row in rows:
         cells = [mean_std([metric(t, c, f'{m}@20') for t in row['test']])
                  for m in ('Recall', 'NDCG') for c in COLUMNS]
-        lines.append(f"| {row['model']} | {row['share']} | " + ' | '.join(cells) + ' |')
+        lines.append(f"| {data_label(row)} | {row['model']} | {row['cold_items']:.0%} "
+                     f"| {len(row['seeds'])} | {row['epochs']} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
-
-
-def mean_recall(row: dict, column: str) -> float:
-    return statistics.mean(metric(t, column, 'Recall@20') for t in row['test'])
 
 
 def plot(report: dict, static: Path) -> None:
@@ -82,27 +140,30 @@ def plot(report: dict, static: Path) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    rows = [r for r in report['rows'] if r['share'] == DEFAULT_SHARE]
-    fig, ax = plt.subplots(figsize=(5.2, 4.2))
-    for i, row in enumerate(sorted(rows, key=lambda r: r['model'])):
-        warm, cold = mean_recall(row, 'warm'), mean_recall(row, 'cold')
-        ax.scatter(warm, cold, color=f'C{i % 10}')
-        ax.annotate(row['model'], (warm, cold), textcoords='offset points',
-                    xytext=(4, 3 if i % 2 else -9), fontsize=8)
-    ax.set_xlabel('warm items: test Recall@20')
-    ax.set_ylabel('cold items: test Recall@20')
-    ax.set_title(f"cold start on synthetic ({report['cold_items']:.0%} cold items)")
+    rows = [r for r in report['rows'] if r['share'] in (None, DEFAULT_SHARE)]
+    labels = list(dict.fromkeys(data_label(r) for r in sorted(rows, key=row_key)))
+    fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 4.2), squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=True):
+        for i, row in enumerate(r for r in rows if data_label(r) == label):
+            warm, cold = mean_recall(row, 'warm'), mean_recall(row, 'cold')
+            ax.scatter(warm, cold, color=f'C{i % 10}')
+            ax.annotate(row['model'], (warm, cold), textcoords='offset points',
+                        xytext=(4, 3 if i % 2 else -9), fontsize=8)
+        ax.set_xlabel('warm items: test Recall@20')
+        ax.set_ylabel('cold items: test Recall@20')
+        ax.set_title(f'{label}, 20% cold items' if label else label)
     fig.tight_layout()
     static.mkdir(parents=True, exist_ok=True)
     fig.savefig(static / 'cold_start_recall.png', dpi=110)
 
-    swept = sorted({r['model'] for r in report['rows']
-                    if sum(o['model'] == r['model'] for o in report['rows']) > 1})
+    synthetic = [r for r in report['rows'] if r['share'] is not None]
+    swept = sorted({r['model'] for r in synthetic
+                    if sum(o['model'] == r['model'] for o in synthetic) > 1})
     if not swept:
         return
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
     for model in swept:
-        points = sorted((r['share'], mean_recall(r, 'cold')) for r in report['rows']
+        points = sorted((r['share'], mean_recall(r, 'cold')) for r in synthetic
                         if r['model'] == model)
         ax.plot(*zip(*points, strict=True), marker='o', label=model)
     ax.set_xlabel('planted task-irrelevant share of the features')
@@ -113,47 +174,45 @@ def plot(report: dict, static: Path) -> None:
 
 
 def main() -> None:
-    from pyg_mmrec.ib import PlugIn
     from pyg_mmrec.nn.models import Capability
-    from pyg_mmrec.registry import MODELS
+    from pyg_mmrec.registry import registered
 
-    inductive = sorted(name for name, cls in MODELS.items()
+    inductive = sorted(name for name, cls in registered().items()
                        if Capability.INDUCTIVE in cls.offered_capabilities())
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--models', nargs='+', choices=inductive,
-                        default=[m for m in inductive if not issubclass(MODELS[m], PlugIn)])
+    parser.add_argument('--data', nargs='+', default=['synthetic'],
+                        help='synthetic and/or dataset recipes (ml-100k-text, tiktok)')
+    parser.add_argument('--models', nargs='+', choices=inductive, default=inductive)
     parser.add_argument('--shares', nargs='+', type=float, default=[DEFAULT_SHARE],
                         help='planted task-irrelevant shares of the synthetic features')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
     parser.add_argument('--epochs', type=int, default=40)
     parser.add_argument('--cold-items', type=float, default=0.2)
     parser.add_argument('--static', type=Path, default=STATIC, help='figure folder')
-    add_benchmark_arguments(parser, RESULTS, data_root=False)
+    add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    if args.report_only:
-        report = read_report(args.out, 'cold_start')
-    else:
-        settings = {'cold_items': args.cold_items, 'epochs': args.epochs, 'seeds': args.seeds}
-        report = {**settings, 'rows': []}
-        if (args.out / 'cold_start.json').is_file():
-            report = read_report(args.out, 'cold_start')
-            if {k: report[k] for k in settings} != settings:
-                raise SystemExit(f"{args.out / 'cold_start.json'} holds rows of other settings "
-                                 f"({ {k: report[k] for k in settings} }); use another --out")
-        config = {'cold_items': args.cold_items, 'epochs': args.epochs, 'progress': False}
-        for share in args.shares:
-            splits = make_synthetic(irrelevant_share=share)
+    report = (read_report(args.out, 'cold_start') if (args.out / 'cold_start.json').is_file()
+              else {'rows': []})
+    config = {'cold_items': args.cold_items, 'epochs': args.epochs, 'progress': False}
+    for data in [] if args.report_only else args.data:
+        for share in args.shares if data == 'synthetic' else [None]:
+            splits = make_synthetic(irrelevant_share=share) if data == 'synthetic' else None
             for model in args.models:
-                print(f'== {model}, irrelevant share {share}', flush=True)
-                folder = args.out / 'runs' / 'cold_start' / f'share{share}' / model
-                record = run_cell(Cell(model, 'synthetic', args.seeds, config=config), folder,
-                                  splits=splits)
-                report['rows'] = [r for r in report['rows']
-                                  if (r['model'], r['share']) != (model, share)]
-                report['rows'].append({'model': model, 'share': share,
-                                       'test': [r['test'] for r in record['runs']],
-                                       'best_epoch': [r['best_epoch'] for r in record['runs']]})
+                print(f'== {data}, {model}' + ('' if share is None else f', share {share}'),
+                      flush=True)
+                name = f'share{share}' if data == 'synthetic' else data
+                settings = f"cold{args.cold_items}_ep{args.epochs}_{'-'.join(map(str, args.seeds))}"
+                folder = args.out / 'runs' / 'cold_start' / name / model / settings
+                record = run_cell(Cell(model, data, args.seeds, config=config), folder,
+                                  splits=splits, data_root=args.data_root)
+                row = {'data': data, 'share': share, 'model': model, 'seeds': args.seeds,
+                       'epochs': args.epochs, 'cold_items': args.cold_items,
+                       'test': [r['test'] for r in record['runs']],
+                       'best_epoch': [r['best_epoch'] for r in record['runs']]}
+                report['rows'] = [r for r in report['rows'] if row_key(r) != row_key(row)]
+                report['rows'].append(row)
+                write_report(args.out, 'cold_start', report, format_report(report))
     table = format_report(report)
     write_report(args.out, 'cold_start', report, table)
     plot(report, args.static)
