@@ -284,11 +284,13 @@ class DVIB(PlugIn):
         ``'dvib_noisy'`` (:math:`\\gamma_0 \\mathcal{L}_0(\\mathbf{Z}_\\delta)`), ``'dvib_js'``
         (the weighted self-distillation) and ``'dvib_reg'`` (:math:`\\mathcal{L}_r`), which add
         up to ``'loss'``."""
-        clean = self.backbone.encode(data)
-        losses = self.backbone.batch_loss(clean, user, pos, neg)
         seen: list[tuple[Tensor, Tensor | None]] = []
-        with self.backbone.perturb_hidden(self._noise_hook(seen)):
-            noisy = self.backbone.encode(data)
+        # The perturbed pass recomputes only what depends on H or draws random numbers.
+        with self.backbone.share_passes():
+            clean = self.backbone.encode(data)
+            losses = self.backbone.batch_loss(clean, user, pos, neg)
+            with self.backbone.perturb_hidden(self._noise_hook(seen)):
+                noisy = self.backbone.encode(data)
         if not seen:
             raise ConfigError(f"DVIB: backbone {type(self.backbone).__name__} passed no "
                               f"tensor through self.hidden(...) in its forward pass")

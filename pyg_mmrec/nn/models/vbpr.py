@@ -68,7 +68,7 @@ class VBPR(Recommender):
     def encode_features(self, features: dict[str, Tensor]) -> Encoded:
         r"""The states computed from the item features ``features`` (:math:`\mathbf{M}^k` by
         modality; :class:`~pyg_mmrec.nn.models.InvRL` passes masked ones)."""
-        reps = self.encoder(features)
+        reps = self.shared('reps', lambda: self.encoder(features))
         h = self.hidden(ModalityEncoder.fuse(reps))
         item = torch.cat([self.item_emb.weight, h], dim=1)
         return Encoded(self.user_emb.weight, item, modality=reps, hidden=h,
