@@ -94,7 +94,12 @@ class DVIB(PlugIn):
     Every training step runs the backbone twice: the original path, and a second one in which
     the hook of :meth:`~pyg_mmrec.nn.models.Recommender.perturb_hidden` replaces
     :math:`\mathbf{H}` by :math:`\mathbf{H} + \delta\mathbf{H}`, giving
-    :math:`\mathbf{Z}_\delta = f_{\theta_2}(\mathbf{H} + \delta\mathbf{H})` (Eq. 7). The noise
+    :math:`\mathbf{Z}_\delta = f_{\theta_2}(\mathbf{H} + \delta\mathbf{H})` (Eq. 7). The
+    second pass computes only :math:`f_{\theta_2}`: what the backbone marks as not reading
+    :math:`\mathbf{H}` (:meth:`~pyg_mmrec.nn.models.Recommender.shared`, e.g. the feature
+    projections before it, or a user-item propagation of ID embeddings beside it) is taken
+    from the first (:meth:`~pyg_mmrec.nn.models.Recommender.share_passes`), and the backward
+    pass goes through it once. The noise
     is constant Gaussian, :math:`\delta\mathbf{H} \sim \mathcal{N}(\mathbf{0},
     \sigma^2\mathbf{I})` (DVIB\ :sub:`c`, ``variant='constant'``), or adaptive,
     :math:`\delta\mathbf{h}_n = \phi(\mathbf{h}_n)\,\boldsymbol{\epsilon}` with
