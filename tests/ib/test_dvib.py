@@ -99,14 +99,17 @@ def test_shared_passes_change_neither_loss_nor_gradients(name, tiny_splits, monk
     model = DVIB.from_data(data, backbone=name, sigma=0.1, embedding_dim=16)
 
     def step():
+        # The first step of an epoch, where backbones draw or rebuild what later steps reuse
+        # (FREEDOM's pruned graph, LATTICE's latent graph).
         torch.manual_seed(1)
+        model.on_epoch_start(0)
         model.zero_grad()
         losses = model.loss(data, *BATCH)
         losses['loss'].backward()
         return ({k: v.detach() for k, v in losses.items()},
                 {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None})
 
-    step()  # draws what a backbone samples on first use (FREEDOM's pruned graph)
+    step()  # draws what a backbone keeps from its first forward pass (InvRL's environments)
     shared = step()
     monkeypatch.setattr(model.backbone, 'share_passes', contextlib.nullcontext)
     separate = step()

@@ -82,24 +82,20 @@ class LATTICE(LightGCN):
         self.latent_graph.new_epoch()
 
     def encode(self, data: HeteroData) -> Encoded:
-        reps, (edge_index, edge_weight), h = self.shared('items', lambda: self._item_path(data))
-        h = self.hidden(h)
+        reps = self.shared('reps', lambda: self.encoder(self.item_features(data))
+                           if self.encoder is not None else {})
+        # Not shared: the pass that rebuilds the latent graph (the first of an epoch)
+        # differentiates through it, later passes get it detached.
+        edge_index, edge_weight = self.latent_graph(data, reps)
+        ids = self.embedding.weight[self.num_users:]
+        edge_weight = self.item_graph_weight(edge_index, edge_weight, ids,
+                                             ModalityEncoder.fuse(reps) if reps else None)
+        h = self.hidden(self.item_conv(ids, edge_index, edge_weight))
         # The user-item path never reads H.
         out = self.shared('conv', lambda: self.conv(self.embedding.weight, self.adjacency(data)))
         item = out[self.num_users:] + F.normalize(h, dim=1)
         return Encoded(out[:self.num_users], item, modality=reps, hidden=h,
                        item_graph=(edge_index, edge_weight))
-
-    def _item_path(self, data: HeteroData) -> tuple[dict[str, Tensor], tuple[Tensor, Tensor],
-                                                    Tensor]:
-        """The modality projections, the latent item-item graph with its (hooked) weights and
-        the item-item convolution of the ID embeddings (the hidden layer before its hook)."""
-        reps = self.encoder(self.item_features(data)) if self.encoder is not None else {}
-        edge_index, edge_weight = self.latent_graph(data, reps)
-        ids = self.embedding.weight[self.num_users:]
-        edge_weight = self.item_graph_weight(edge_index, edge_weight, ids,
-                                             ModalityEncoder.fuse(reps) if reps else None)
-        return reps, (edge_index, edge_weight), self.item_conv(ids, edge_index, edge_weight)
 
     def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
                             out: Encoded) -> Tensor:

@@ -164,9 +164,9 @@ class MICRO(LightGCN):
                            strict=True)
         items = {m: self.item_conv(ids, ei, ew) for m, ei, ew in per_modality}
         h = self.hidden(self.attention(torch.stack([items[m] for m in names])))
-        # The user-item path never reads H. (The item path is recomputed: sharing it sums its
-        # gradients in another order, and the kNN graphs built from the projections turn that
-        # rounding into different neighbours within a few epochs.)
+        # The user-item path never reads H. (The item path is not shared: the pass that
+        # rebuilds the modality graphs, the first of an epoch, differentiates through them,
+        # later passes get them detached.)
         out = self.shared('conv', lambda: self.conv(self.embedding.weight, self.adjacency(data)))
         item = out[self.num_users:] + F.normalize(h, dim=1)
         return MICROEncoded(out[:self.num_users], item, modality=reps, hidden=h,

@@ -93,8 +93,7 @@ class VLATTICE(VLightGCN):
     def encode(self, data: HeteroData) -> Encoded:
         out = super().encode(data)  # X, Y over the user-item graph; Z^m; H = Z^0
         ids = self.item_emb.weight
-        edge_index, edge_weight = self.shared('latent_graph',
-                                              lambda: self.latent_graph(data, out.modality))
+        edge_index, edge_weight = self.latent_graph(data, out.modality)
         edge_weight = self.item_graph_weight(edge_index, edge_weight, ids, out.hidden)
         h = self.item_conv(torch.cat([ids, out.hidden], dim=1), edge_index, edge_weight)
         return dataclasses.replace(out, item=out.item + F.normalize(h, dim=1),
