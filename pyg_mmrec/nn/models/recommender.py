@@ -384,9 +384,10 @@ class Recommender(torch.nn.Module):
         r"""``compute()``, or inside :meth:`share_passes` its output from an earlier forward
         pass of the block under the same ``key``. Subclasses mark with it the parts of
         :meth:`encode` that do not depend on the hidden layer :math:`\mathbf{H}` (everything
-        before :meth:`hidden`, and what after it reads only the parameters and the data) and
-        draw no random numbers, so that reusing them changes neither a result nor the random
-        stream."""
+        before :meth:`hidden`, and what after it reads only the parameters and the data), draw
+        no random numbers and are differentiated alike in every pass (not a cache that the
+        first pass fills with gradients and later passes read detached), so that reusing them
+        changes neither a result nor the random stream."""
         if self._shared is None:
             return compute()
         if key not in self._shared:
