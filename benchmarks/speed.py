@@ -56,6 +56,8 @@ MODELS = {
     'dvib-vbpr': ('dvib', {'backbone': 'vbpr'}),
     'dvib-lightgcn': ('dvib', {'backbone': 'lightgcn'}),
     'dvib-bm3': ('dvib', {'backbone': 'bm3'}),
+    'dvib-freedom': ('dvib', {'backbone': 'freedom'}),
+    'dvib-selfcf': ('dvib', {'backbone': 'selfcf'}),
     'ibmrec-vbpr': ('ibmrec', {'backbone': 'vbpr'}),
     'ibmrec-vlightgcn': ('ibmrec', {'backbone': 'vlightgcn'}),
     'msi': ('msi', {}),

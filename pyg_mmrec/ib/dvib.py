@@ -94,7 +94,12 @@ class DVIB(PlugIn):
     Every training step runs the backbone twice: the original path, and a second one in which
     the hook of :meth:`~pyg_mmrec.nn.models.Recommender.perturb_hidden` replaces
     :math:`\mathbf{H}` by :math:`\mathbf{H} + \delta\mathbf{H}`, giving
-    :math:`\mathbf{Z}_\delta = f_{\theta_2}(\mathbf{H} + \delta\mathbf{H})` (Eq. 7). The noise
+    :math:`\mathbf{Z}_\delta = f_{\theta_2}(\mathbf{H} + \delta\mathbf{H})` (Eq. 7). The
+    second pass computes only :math:`f_{\theta_2}`: what the backbone marks as not reading
+    :math:`\mathbf{H}` (:meth:`~pyg_mmrec.nn.models.Recommender.shared`, e.g. the feature
+    projections before it, or a user-item propagation of ID embeddings beside it) is taken
+    from the first (:meth:`~pyg_mmrec.nn.models.Recommender.share_passes`), and the backward
+    pass goes through it once. The noise
     is constant Gaussian, :math:`\delta\mathbf{H} \sim \mathcal{N}(\mathbf{0},
     \sigma^2\mathbf{I})` (DVIB\ :sub:`c`, ``variant='constant'``), or adaptive,
     :math:`\delta\mathbf{h}_n = \phi(\mathbf{h}_n)\,\boldsymbol{\epsilon}` with
@@ -284,11 +289,13 @@ class DVIB(PlugIn):
         ``'dvib_noisy'`` (:math:`\\gamma_0 \\mathcal{L}_0(\\mathbf{Z}_\\delta)`), ``'dvib_js'``
         (the weighted self-distillation) and ``'dvib_reg'`` (:math:`\\mathcal{L}_r`), which add
         up to ``'loss'``."""
-        clean = self.backbone.encode(data)
-        losses = self.backbone.batch_loss(clean, user, pos, neg)
         seen: list[tuple[Tensor, Tensor | None]] = []
-        with self.backbone.perturb_hidden(self._noise_hook(seen)):
-            noisy = self.backbone.encode(data)
+        # The perturbed pass recomputes only what depends on H or draws random numbers.
+        with self.backbone.share_passes():
+            clean = self.backbone.encode(data)
+            losses = self.backbone.batch_loss(clean, user, pos, neg)
+            with self.backbone.perturb_hidden(self._noise_hook(seen)):
+                noisy = self.backbone.encode(data)
         if not seen:
             raise ConfigError(f"DVIB: backbone {type(self.backbone).__name__} passed no "
                               f"tensor through self.hidden(...) in its forward pass")

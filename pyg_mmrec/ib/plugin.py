@@ -169,6 +169,9 @@ class PlugIn(Recommender):
     def hidden(self, h: Tensor) -> Tensor:
         return self.backbone.hidden(h)
 
+    def share_passes(self) -> contextlib.AbstractContextManager[None]:
+        return self.backbone.share_passes()
+
     def perturb_item_graph(self, hook: Callable[..., Tensor]
                            ) -> contextlib.AbstractContextManager[None]:
         return self.backbone.perturb_item_graph(hook)

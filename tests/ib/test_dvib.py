@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import pytest
@@ -84,6 +85,50 @@ def test_on_every_backbone(name, tiny_splits):
     evaluate(model, tiny_splits, 'val')
     assert len(calls) == 1
 
+
+
+@pytest.mark.parametrize('name', BACKBONES)
+def test_shared_passes_change_neither_loss_nor_gradients(name, tiny_splits, monkeypatch):
+    # What a backbone marks with Recommender.shared runs once per step; the terms and the
+    # gradients are those of two independent passes (up to the order of summation).
+    data = tiny_splits.train
+    backbone = registry.get_model_class(name)
+    if DVIB.required_capabilities[0] - backbone.capabilities:
+        return
+    torch.manual_seed(0)
+    model = DVIB.from_data(data, backbone=name, sigma=0.1, embedding_dim=16)
+
+    def step():
+        # The first step of an epoch, where backbones draw or rebuild what later steps reuse
+        # (FREEDOM's pruned graph, LATTICE's latent graph).
+        torch.manual_seed(1)
+        model.on_epoch_start(0)
+        model.zero_grad()
+        losses = model.loss(data, *BATCH)
+        losses['loss'].backward()
+        return ({k: v.detach() for k, v in losses.items()},
+                {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None})
+
+    step()  # draws what a backbone keeps from its first forward pass (InvRL's environments)
+    shared = step()
+    monkeypatch.setattr(model.backbone, 'share_passes', contextlib.nullcontext)
+    separate = step()
+    for got, expected in zip(shared, separate, strict=True):
+        assert got.keys() == expected.keys()
+        for key in got:
+            assert torch.allclose(got[key], expected[key], rtol=1e-4, atol=1e-7), key
+
+
+def test_the_perturbed_pass_reuses_what_precedes_h(tiny_splits):
+    # VBPR's H is the fused projection of the features: projected once per step.
+    model = DVIB.from_data(tiny_splits.train, backbone='vbpr')
+    calls = []
+    model.backbone.encoder.forward = counting(model.backbone.encoder.forward, calls)
+    model.loss(tiny_splits.train, *BATCH)
+    assert len(calls) == 1
+    model.backbone.encode(tiny_splits.train)  # outside DVIB's step nothing is kept
+    model.backbone.encode(tiny_splits.train)
+    assert len(calls) == 3
 
 def test_backbone_without_hidden_layer_is_refused(tiny_splits, toy_backbones):
     with pytest.raises(ConfigError, match=r'NoHidden exposes none.*hidden=None'):

@@ -112,7 +112,8 @@ class BM3(LightGCN):
     def modality_reps(self, data: HeteroData) -> dict[str, Tensor]:
         r"""The modality projections :math:`\mathbf{Z}^m`, each passed through the hidden-layer
         hook on its own."""
-        return {m: self.hidden(z) for m, z in self.encoder(self.item_features(data)).items()}
+        reps = self.shared('reps', lambda: self.encoder(self.item_features(data)))
+        return {m: self.hidden(z) for m, z in reps.items()}
 
     def propagate(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         r"""LightGCN over ``data``'s training graph from the ID embeddings, plus the item
@@ -122,10 +123,16 @@ class BM3(LightGCN):
 
     def encode(self, data: HeteroData) -> BM3Encoded:
         reps = self.modality_reps(data)
-        user, item = self.propagate(data)
-        return BM3Encoded(self.bootstrap(user), self.bootstrap(item), modality=reps,
+        # The ID path never reads H: computed once per step when the passes are shared.
+        user, item, pred_user, pred_item = self.shared('ids', lambda: self._id_path(data))
+        return BM3Encoded(pred_user, pred_item, modality=reps,
                           hidden=torch.cat(list(reps.values()), dim=1), online_user=user,
                           online_item=item)
+
+    def _id_path(self, data: HeteroData) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The online states of users and items and their predictor outputs."""
+        user, item = self.propagate(data)
+        return user, item, self.bootstrap(user), self.bootstrap(item)
 
     def loss_terms(self, out: BM3Encoded, user: Tensor, pos: Tensor) -> dict[str, Tensor]:
         r"""The unweighted :math:`\mathcal{L}_\text{rec}`, :math:`\mathcal{L}_\text{align}` and

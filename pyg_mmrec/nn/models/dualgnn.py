@@ -127,6 +127,13 @@ class DualGNN(Recommender):
         return self._user_graph
 
     def encode(self, data: HeteroData) -> Encoded:
+        reps, items, user = self.shared('propagated', lambda: self._propagate(data))
+        item = self.hidden(items)
+        return Encoded(user, item, modality=reps, hidden=item)
+
+    def _propagate(self, data: HeteroData) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """The modality projections, the items' representations (the hidden layer before its
+        hook) and the users', which never read them."""
         features = self.item_features(data)
         reps = {m: self.mlp[m](features[m]) for m in self.feature_names}
         adj = self.adjacency(data)
@@ -136,11 +143,9 @@ class DualGNN(Recommender):
             h = (self.num_layers + 1) * self.conv(x, adj)  # sum of the layers 0..L
             users.append(h[:self.num_users])
             items.append(h[self.num_users:])
-        item = self.hidden(sum(items))
         fused = (torch.stack(users, dim=2) * self.fusion_weight.unsqueeze(1)).sum(2)
         with quiet_sparse_csr():
-            user = fused + spmm(self.user_graph(data), fused)
-        return Encoded(user, item, modality=reps, hidden=item)
+            return reps, sum(items), fused + spmm(self.user_graph(data), fused)
 
     def batch_loss(self, out: Encoded, user: Tensor, pos: Tensor, neg: Tensor
                    ) -> dict[str, Tensor]:

@@ -157,21 +157,27 @@ class FREEDOM(LightGCN):
         return self._graph
 
     def encode(self, data: HeteroData) -> Encoded:
+        reps, graph, h = self.shared('items', lambda: self._item_path(data))
+        h = self.hidden(h)
+        # The user-item path never reads H, and the pruned graph is drawn once per epoch.
+        out = self.shared('conv', lambda: self.conv(
+            self.embedding.weight, self.pruning(self.train_edge_index(data)) if self.training
+            else self.adjacency(data)))
+        item = out[self.num_users:] + h
+        return Encoded(out[:self.num_users], item, modality=reps, hidden=h, item_graph=graph)
+
+    def _item_path(self, data: HeteroData) -> tuple[dict[str, Tensor], tuple[Tensor, Tensor],
+                                                    Tensor]:
+        """The modality projections, the item-item graph with its (hooked) weights and the
+        item-item convolution of the ID embeddings (the hidden layer before its hook)."""
         reps = self.encoder(self.item_features(data)) if self.encoder is not None else {}
         graph = self.item_graph(data)
         ids = self.embedding.weight[self.num_users:]
         weight = self.item_graph_weight(*graph, ids, ModalityEncoder.fuse(reps) if reps else None)
         if weight is graph[1]:  # no hook: the cached sparse copy of the frozen graph
-            h = self.item_conv(ids, self._graph_adj)
-        else:
-            graph = graph[0], weight
-            h = self.item_conv(ids, *graph)
-        h = self.hidden(h)
-        adj = (self.pruning(self.train_edge_index(data)) if self.training
-               else self.adjacency(data))
-        out = self.conv(self.embedding.weight, adj)
-        item = out[self.num_users:] + h
-        return Encoded(out[:self.num_users], item, modality=reps, hidden=h, item_graph=graph)
+            return reps, graph, self.item_conv(ids, self._graph_adj)
+        graph = graph[0], weight
+        return reps, graph, self.item_conv(ids, *graph)
 
     def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
                             out: Encoded) -> Tensor:

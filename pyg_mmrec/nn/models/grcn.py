@@ -167,13 +167,19 @@ class GRCN(ModalityPreferenceRecommender):
         return edge_index, weight
 
     def encode(self, data: HeteroData) -> Encoded:
-        reps, content, edge_index, weight = self.refine(data)
+        reps, content, ids = self.shared('refined', lambda: self._refined_ids(data))
         h = self.hidden(content)
+        out = torch.cat([(self.num_layers + 1) * ids, h], dim=-1)  # the sum over layers
+        return Encoded(out[:self.num_users], out[self.num_users:], modality=reps, hidden=h)
+
+    def _refined_ids(self, data: HeteroData) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """The modality projections, the content states (the hidden layer before its hook)
+        and the ID embeddings propagated over the refined graph, which never reads them."""
+        reps, content, edge_index, weight = self.refine(data)
         # Edge list, not a sparse matrix: the refined graph is not symmetric, and its weights
         # need gradients, which LightGCNConv's symmetric sparse product does not give.
         ids = self.id_conv(F.normalize(self.id_embedding.weight, dim=-1), edge_index, weight)
-        out = torch.cat([(self.num_layers + 1) * ids, h], dim=-1)  # the sum over layers
-        return Encoded(out[:self.num_users], out[self.num_users:], modality=reps, hidden=h)
+        return reps, content, ids
 
     def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
                             out: Encoded) -> Tensor:

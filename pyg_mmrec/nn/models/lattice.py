@@ -82,13 +82,17 @@ class LATTICE(LightGCN):
         self.latent_graph.new_epoch()
 
     def encode(self, data: HeteroData) -> Encoded:
-        reps = self.encoder(self.item_features(data)) if self.encoder is not None else {}
+        reps = self.shared('reps', lambda: self.encoder(self.item_features(data))
+                           if self.encoder is not None else {})
+        # Not shared: the pass that rebuilds the latent graph (the first of an epoch)
+        # differentiates through it, later passes get it detached.
         edge_index, edge_weight = self.latent_graph(data, reps)
         ids = self.embedding.weight[self.num_users:]
         edge_weight = self.item_graph_weight(edge_index, edge_weight, ids,
                                              ModalityEncoder.fuse(reps) if reps else None)
         h = self.hidden(self.item_conv(ids, edge_index, edge_weight))
-        out = self.conv(self.embedding.weight, self.adjacency(data))
+        # The user-item path never reads H.
+        out = self.shared('conv', lambda: self.conv(self.embedding.weight, self.adjacency(data)))
         item = out[self.num_users:] + F.normalize(h, dim=1)
         return Encoded(out[:self.num_users], item, modality=reps, hidden=h,
                        item_graph=(edge_index, edge_weight))

@@ -164,7 +164,10 @@ class MICRO(LightGCN):
                            strict=True)
         items = {m: self.item_conv(ids, ei, ew) for m, ei, ew in per_modality}
         h = self.hidden(self.attention(torch.stack([items[m] for m in names])))
-        out = self.conv(self.embedding.weight, self.adjacency(data))
+        # The user-item path never reads H. (The item path is not shared: the pass that
+        # rebuilds the modality graphs, the first of an epoch, differentiates through them,
+        # later passes get them detached.)
+        out = self.shared('conv', lambda: self.conv(self.embedding.weight, self.adjacency(data)))
         item = out[self.num_users:] + F.normalize(h, dim=1)
         return MICROEncoded(out[:self.num_users], item, modality=reps, hidden=h,
                             item_graph=(edge_index, edge_weight), modality_items=items)

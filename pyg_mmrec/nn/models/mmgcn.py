@@ -100,7 +100,7 @@ class MMGCN(ModalityPreferenceRecommender):
                 conv.reset_parameters()
 
     def encode(self, data: HeteroData) -> Encoded:
-        reps = self.encoder(self.item_features(data))
+        reps = self.shared('reps', lambda: self.encoder(self.item_features(data)))
         h = self.hidden(torch.cat([reps[m] for m in self.modality_names]))
         adj = self.adjacency(data)  # ContentConv uses its structure only
         out = 0

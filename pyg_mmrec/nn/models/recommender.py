@@ -202,6 +202,7 @@ class Recommender(torch.nn.Module):
         self._feature_hook: Callable[[str, Tensor], Tensor] | None = None
         self._adj_key: tuple | None = None
         self._adj: Tensor | None = None
+        self._shared: dict[str, Any] | None = None
 
     @classmethod
     def hparam_defaults(cls, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -363,6 +364,35 @@ class Recommender(torch.nn.Module):
         r"""Marks ``h`` as the model's hidden layer :math:`\mathbf{H}`: subclasses pass it
         through here, which applies the hook of :meth:`perturb_hidden`, if any."""
         return h if self._hidden_hook is None else self._hidden_hook(h)
+
+    @contextlib.contextmanager
+    def share_passes(self) -> Iterator[None]:
+        r"""Within the ``with`` block, each computation that :meth:`encode` marks with
+        :meth:`shared` runs in the first forward pass only, and later passes reuse its output
+        (the same tensor, so that the backward pass goes through it once, with the gradients
+        of all passes summed). For a plug-in that runs the backbone several times per step at
+        the same parameters and inputs, differing only in the hook of :meth:`perturb_hidden`
+        (DVIB's clean and perturbed passes): it recomputes only what depends on
+        :math:`\mathbf{H}` or draws random numbers."""
+        previous, self._shared = self._shared, {}
+        try:
+            yield
+        finally:
+            self._shared = previous
+
+    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
+        r"""``compute()``, or inside :meth:`share_passes` its output from an earlier forward
+        pass of the block under the same ``key``. Subclasses mark with it the parts of
+        :meth:`encode` that do not depend on the hidden layer :math:`\mathbf{H}` (everything
+        before :meth:`hidden`, and what after it reads only the parameters and the data), draw
+        no random numbers and are differentiated alike in every pass (not a cache that the
+        first pass fills with gradients and later passes read detached), so that reusing them
+        changes neither a result nor the random stream."""
+        if self._shared is None:
+            return compute()
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
 
     @contextlib.contextmanager
     def perturb_item_graph(self, hook: Callable[..., Tensor]) -> Iterator[None]:

@@ -63,12 +63,17 @@ class VBPR(Recommender):
         self.encoder.reset_parameters()
 
     def encode(self, data: HeteroData) -> Encoded:
-        return self.encode_features(self.item_features(data))
+        return self.encode_projections(
+            self.shared('reps', lambda: self.encoder(self.item_features(data))))
 
     def encode_features(self, features: dict[str, Tensor]) -> Encoded:
         r"""The states computed from the item features ``features`` (:math:`\mathbf{M}^k` by
-        modality; :class:`~pyg_mmrec.nn.models.InvRL` passes masked ones)."""
-        reps = self.encoder(features)
+        modality; :class:`~pyg_mmrec.nn.models.InvRL` passes masked ones, drawn anew in every
+        forward pass, so they are not :meth:`shared`)."""
+        return self.encode_projections(self.encoder(features))
+
+    def encode_projections(self, reps: dict[str, Tensor]) -> Encoded:
+        r"""The states computed from the modality projections :math:`\mathbf{Z}^k`."""
         h = self.hidden(ModalityEncoder.fuse(reps))
         item = torch.cat([self.item_emb.weight, h], dim=1)
         return Encoded(self.user_emb.weight, item, modality=reps, hidden=h,
