@@ -234,12 +234,16 @@ def test_ctrl_c_at_a_real_terminal(tmp_path):
     import os
     import pty
     import select
+    import signal
     import sys
     import time
 
     out = tmp_path / 'run'
     pid, fd = pty.fork()
     if pid == 0:  # the child: the CLI, as a user would start it
+        # A shell's background job inherits SIGINT ignored, and Python then keeps ignoring it:
+        # restore the default, as a terminal user's shell does for a foreground command.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.environ.update(OMP_NUM_THREADS='1', PYTHONPATH=str(Path(__file__).parents[1]))
         os.execv(sys.executable, [sys.executable, '-m', 'pyg_mmrec.cli', 'train', '--model',
                                   'lightgcn', '--data', 'synthetic', '--out', str(out),
@@ -264,8 +268,12 @@ def test_ctrl_c_at_a_real_terminal(tmp_path):
     assert (out / 'checkpoint.pt').is_file(), printed.decode(errors='replace')[-2000:]
     os.write(fd, b'\x03')  # Ctrl-C, typed
     read(time.monotonic() + 60)
-    _, status = os.waitpid(pid, 0)
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:  # never wait forever on a run the interrupt did not stop
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
     text = printed.decode(errors='replace')
+    assert done, f'the run went on after Ctrl-C: {text[-2000:]}'
     assert os.waitstatus_to_exitcode(status) == 130, text[-2000:]
     assert 'Traceback' not in text and 'KeyboardInterrupt' not in text
     last = [line for line in text.replace('\r', '\n').splitlines() if line.strip()][-1]
