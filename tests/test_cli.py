@@ -267,8 +267,12 @@ def test_ctrl_c_at_a_real_terminal(tmp_path):
     read(deadline)  # until the first checkpoint is written
     assert (out / 'checkpoint.pt').is_file(), printed.decode(errors='replace')[-2000:]
     os.write(fd, b'\x03')  # Ctrl-C, typed
-    read(time.monotonic() + 60)
+    stop = time.monotonic() + 60
+    read(stop)  # until the child closes the terminal
     done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < stop:  # it may still be exiting
+        time.sleep(0.1)
+        done, status = os.waitpid(pid, os.WNOHANG)
     if not done:  # never wait forever on a run the interrupt did not stop
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
