@@ -72,10 +72,14 @@ def data_label(row: dict) -> str:
     return row['data'] if row['share'] is None else f"{row['data']} (share {row['share']})"
 
 
+def recall_by_seed(row: dict, column: str) -> dict[int, float]:
+    return {seed: metric(t, column, 'Recall@20')
+            for seed, t in zip(row['seeds'], row['test'], strict=True)}
+
+
 def mean_recall(row: dict, column: str, seeds: list[int] | None = None) -> float:
-    return statistics.mean(metric(t, column, 'Recall@20')
-                           for seed, t in zip(row['seeds'], row['test'], strict=True)
-                           if seeds is None or seed in seeds)
+    recall = recall_by_seed(row, column)
+    return statistics.mean(recall[s] for s in (row['seeds'] if seeds is None else seeds))
 
 
 def bottleneck_lines(rows: list[dict]) -> list[str]:
@@ -92,10 +96,8 @@ def bottleneck_lines(rows: list[dict]) -> list[str]:
                          mean_recall(by[label, backbone], c, seeds)) for c in COLUMNS[:2]}
             change = {c: f'{a - b:+.4f} ({a / b - 1:+.1%})' for c, (a, b) in pairs.items()}
             relative = {c: a / b - 1 for c, (a, b) in pairs.items()}
-            wins = sum(metric(a, 'cold', 'Recall@20') > metric(b, 'cold', 'Recall@20')
-                       for sa, a in zip(by[label, ib]['seeds'], by[label, ib]['test'], strict=True)
-                       for sb, b in zip(by[label, backbone]['seeds'], by[label, backbone]['test'],
-                                        strict=True) if sa == sb)
+            cold_ib, cold_base = (recall_by_seed(by[label, m], 'cold') for m in (ib, backbone))
+            wins = sum(cold_ib[s] > cold_base[s] for s in seeds)
             verdict = ('more on cold items' if relative['cold'] > relative['warm'] else
                        'not more on cold items')
             lines.append(f"| {label} | {ib} vs {backbone} | {change['cold']} "
