@@ -1,7 +1,9 @@
 """Cold-start benchmark: new items from their content alone, cold / warm / all columns.
 
 Every inductive model (the ``inductive`` capability), the content-only references
-``itemknn_cbf`` and ``pop``, and the IB plug-ins on their default backbones, trained under the
+``itemknn_cbf`` and ``pop``, and the IB plug-ins on their default backbones or, named
+``plugin+backbone`` (e.g. ``dvib+lattice``; ``--pairs`` adds every such pair), on each other
+inductive backbone they support, trained under the
 cold-start protocol (``cold_items``, default 0.2: LATTICE's;
 :class:`pyg_mmrec.transforms.ColdStartSplit`), each as a harness cell
 (:func:`pyg_mmrec.train.run_cell`: every model at its defaults, no grid; per seed, the epoch
@@ -9,9 +11,9 @@ selected on validation Recall@20 of all items, the test split evaluated once). T
 test Recall@20 and NDCG@20 of the cold items ranked among the cold items, of the warm items
 among the warm items, and of all items among all (mean ± std over the seeds), and answers, per
 information bottleneck, whether it helps cold items more than warm ones: the relative change of
-cold and of warm Recall@20 against its own backbone (IBMRec against VLATTICE, DVIB against VBPR,
-MSI against BM3) on the same seeds. The figure plots cold against warm Recall@20 per model and
-dataset.
+cold and of warm Recall@20 against its own backbone (e.g. IBMRec against VLATTICE, DVIB
+against VBPR, ``dvib+lattice`` against LATTICE, MSI against BM3) on the same seeds. The
+figure plots cold against warm Recall@20 per model and dataset.
 
 Datasets (``--data``): ``synthetic`` and the recipes of :func:`pyg_mmrec.data.load_recipe`
 (``ml-100k-text``, ``tiktok``; amazon-baby has no feature matrices to represent new items
@@ -25,6 +27,7 @@ row records its seeds, epoch cap and cold share::
     python benchmarks/cold_start.py --seeds 2024 2025 2026         # every model, synthetic
     python benchmarks/cold_start.py --data tiktok ml-100k-text --seeds 2024 2025 2026 \
         --models vbpr vlattice ibmrec dvib bm3 msi itemknn_cbf pop
+    python benchmarks/cold_start.py --data ml-100k-text --pairs --seeds 2024 2025 2026
     python benchmarks/cold_start.py --models vlattice ibmrec --shares 0.2 0.5 0.8
     python benchmarks/cold_start.py --report-only
 
@@ -56,8 +59,38 @@ COLUMNS = ('cold', 'warm', 'all')
 DEFAULT_SHARE = inspect.signature(make_synthetic).parameters['irrelevant_share'].default
 
 
-#: (information bottleneck, its backbone in this benchmark): the plug-ins' default backbones.
-BOTTLENECKS = [('ibmrec', 'vlattice'), ('dvib', 'vbpr'), ('msi', 'bm3')]
+TEXT_CACHE = ROOT / 'runs' / 'text-cache'
+#: The information bottlenecks compared with their backbones: plug-ins, and MSI (on BM3).
+BOTTLENECKS = ('ibmrec', 'dvib', 'msi')
+
+
+def split_model(model: str) -> tuple[str, str | None]:
+    """``'dvib+lattice'`` -> ``('dvib', 'lattice')``; ``'dvib'`` -> ``('dvib', None)``."""
+    name, _, backbone = model.partition('+')
+    return name, backbone or None
+
+
+def backbone_of(model: str) -> str | None:
+    """The backbone a bottleneck row is compared with (:obj:`None` for other models)."""
+    from pyg_mmrec.registry import registered
+
+    name, backbone = split_model(model)
+    if name not in BOTTLENECKS:
+        return None
+    return backbone or getattr(registered()[name], 'default_backbone', 'bm3')
+
+
+def plugin_pairs(inductive: list[str]) -> list[str]:
+    """``plugin+backbone`` for each IB plug-in and each inductive backbone it supports other
+    than its default (the plain plug-in name runs that one)."""
+    from pyg_mmrec.registry import registered
+
+    plugins = {n: c for n, c in registered().items()
+               if n in inductive and hasattr(c, 'supported_backbones')}
+    return [f'{name}+{backbone}' for name, cls in sorted(plugins.items()) if name in BOTTLENECKS
+            for backbone in cls.supported_backbones()
+            if backbone in inductive and backbone not in plugins and backbone != 'msi'
+            and backbone != cls.default_backbone]
 
 
 def metric(test: dict, column: str, key: str) -> float:
@@ -88,8 +121,9 @@ def bottleneck_lines(rows: list[dict]) -> list[str]:
     by = {(data_label(r), r['model']): r for r in rows}
     lines = []
     for label in dict.fromkeys(data_label(r) for r in rows):
-        for ib, backbone in BOTTLENECKS:
-            if (label, ib) not in by or (label, backbone) not in by:
+        for ib, backbone in ((r['model'], backbone_of(r['model'])) for r in rows
+                             if data_label(r) == label):
+            if backbone is None or (label, backbone) not in by:
                 continue
             seeds = sorted(set(by[label, ib]['seeds']) & set(by[label, backbone]['seeds']))
             pairs = {c: (mean_recall(by[label, ib], c, seeds),
@@ -184,7 +218,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', nargs='+', default=['synthetic'],
                         help='synthetic and/or dataset recipes (ml-100k-text, tiktok)')
-    parser.add_argument('--models', nargs='+', choices=inductive, default=inductive)
+    pairs = plugin_pairs(inductive)
+    parser.add_argument('--models', nargs='+', choices=inductive + pairs, default=inductive,
+                        metavar='MODEL', help='inductive models, or plugin+backbone pairs: '
+                        + ', '.join(inductive + pairs))
+    parser.add_argument('--pairs', action='store_true',
+                        help='also every IB plug-in on every other inductive backbone')
     parser.add_argument('--shares', nargs='+', type=float, default=[DEFAULT_SHARE],
                         help='planted task-irrelevant shares of the synthetic features')
     parser.add_argument('--seeds', nargs='+', type=int, default=[2024])
@@ -200,14 +239,17 @@ def main() -> None:
     for data in [] if args.report_only else args.data:
         for share in args.shares if data == 'synthetic' else [None]:
             splits = make_synthetic(irrelevant_share=share) if data == 'synthetic' else None
-            for model in args.models:
+            for model in args.models + (pairs if args.pairs else []):
                 print(f'== {data}, {model}' + ('' if share is None else f', share {share}'),
                       flush=True)
                 name = f'share{share}' if data == 'synthetic' else data
                 settings = f"cold{args.cold_items}_ep{args.epochs}_{'-'.join(map(str, args.seeds))}"
                 folder = args.out / 'runs' / 'cold_start' / name / model / settings
-                record = run_cell(Cell(model, data, args.seeds, config=config), folder,
-                                  splits=splits, data_root=args.data_root)
+                registered_name, backbone = split_model(model)
+                cell = Cell(registered_name, data, args.seeds,
+                            config=config if backbone is None else {**config, 'backbone': backbone})
+                record = run_cell(cell, folder, splits=splits, data_root=args.data_root,
+                                  text_cache=TEXT_CACHE)
                 row = {'data': data, 'share': share, 'model': model, 'seeds': args.seeds,
                        'epochs': args.epochs, 'cold_items': args.cold_items,
                        'test': [r['test'] for r in record['runs']],

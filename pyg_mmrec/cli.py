@@ -315,6 +315,9 @@ def _train_epilog() -> str:
               "A short run: --set epochs=3")
 
 
+THREADS_HELP = ('intra-op threads (the config key threads; default 0: chosen before '
+                'every epoch from the CPUs this process may use that other processes '
+                'leave free); N fixes the count')
 MODEL_HELP = "a registered model name (list them with 'pyg-mmrec models')"
 
 
@@ -335,8 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume', action='store_true',
                    help="continue from OUT/checkpoint.pt with the checkpoint's settings")
     p.add_argument('--threads', type=int, metavar='N',
-                   help='intra-op threads (the config key threads; default 0: chosen from the '
-                        'CPUs this process may use). Jobs sharing a machine: give each its share')
+                   help=THREADS_HELP)
     p.add_argument('--overwrite', action='store_true',
                    help='replace the run that OUT holds already')
     p.add_argument('--with-backbone', action='store_true',
@@ -356,8 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume', action='store_true',
                    help='continue an interrupted search in OUT (finished runs are kept)')
     p.add_argument('--threads', type=int, metavar='N',
-                   help='intra-op threads (the config key threads; default 0: chosen from the '
-                        'CPUs this process may use). Jobs sharing a machine: give each its share')
+                   help=THREADS_HELP)
     p.add_argument('--overwrite', action='store_true',
                    help='replace the search that OUT holds already')
     p.set_defaults(func=_tune)

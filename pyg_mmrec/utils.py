@@ -6,6 +6,7 @@ import glob
 import math
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,14 +118,61 @@ def _cgroup_quota(root: Path) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
-def auto_threads(cgroup_root: str | Path = '/sys/fs/cgroup') -> int:
+def busy_elsewhere(proc_root: str | Path = '/proc', samples: int = 3) -> int | None:
+    """How many threads of other processes are running or waiting for a CPU right now: the
+    kernel's count of runnable threads (the fourth field of ``/proc/loadavg``) less the
+    runnable threads of this process, the smallest of ``samples`` readings (a process that
+    only passes through, such as a shell command, should not count); :obj:`None` where the
+    files are not there (not Linux).
+
+    Args:
+        proc_root (str or Path): Where the proc file system is mounted.
+        samples (int): Readings, about a millisecond apart.
+    """
+    root = Path(proc_root)
+    counts = []
+    for sample in range(samples):
+        if sample:
+            time.sleep(0.001)
+        try:
+            runnable = int((root / 'loadavg').read_text().split()[3].split('/')[0])
+            own = sum(_thread_state(task) == 'R' for task in (root / 'self' / 'task').iterdir())
+        except (OSError, ValueError, IndexError):
+            return None
+        counts.append(max(0, runnable - own))
+    return min(counts)
+
+
+def _thread_state(task: Path) -> str | None:
+    """The scheduler state letter of the thread whose ``/proc`` folder is ``task``
+    (:obj:`None` if it has exited meanwhile)."""
+    try:
+        return (task / 'stat').read_text().rpartition(')')[2].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def auto_threads(cgroup_root: str | Path = '/sys/fs/cgroup',
+                 proc_root: str | Path = '/proc') -> int:
     """The intra-op thread count that the setting ``threads=0`` (auto) chooses: the
     environment's ``OMP_NUM_THREADS`` where it holds a positive integer (the user's explicit
-    choice for the process), else :func:`available_cpus`."""
+    choice for the process), else :func:`available_cpus`, less the CPUs that other processes
+    keep busy right now (:func:`busy_elsewhere`, out of the machine's :func:`os.cpu_count`),
+    and at least 1.
+
+    Several jobs on one machine that each took every CPU would oversubscribe it: the threads
+    of one operation wait for each other while the scheduler runs another job's (an epoch
+    then takes many times its fair share; :ref:`threads`). The trainer asks again before
+    every epoch, so a job gives CPUs back when others start and takes them again when they
+    finish."""
     value = os.environ.get('OMP_NUM_THREADS', '').strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return available_cpus(cgroup_root)
+    cpus = available_cpus(cgroup_root)
+    busy = busy_elsewhere(proc_root)
+    if busy is not None:
+        cpus = min(cpus, (os.cpu_count() or cpus) - busy)
+    return max(1, cpus)
 
 
 @contextlib.contextmanager

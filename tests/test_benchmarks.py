@@ -16,6 +16,7 @@ REPORTS = {
     'backbones': ('backbones', []),
     'bm3_reference': ('bm3_reference', []),
     'cold_start': ('cold_start', []),
+    'concurrency': ('concurrency', []),
     'drowned_content': ('drowned_content', []),
     'dvib': ('dvib', []),
     'dvib_ml-100k': ('dvib', ['--data', 'ml-100k']),
@@ -51,9 +52,9 @@ def test_every_report_has_a_rebuild():
 @pytest.mark.parametrize('stem', sorted(REPORTS))
 def test_report_rebuilds_from_its_record(stem, tmp_path, monkeypatch, capsys):
     script, extra = REPORTS[stem]
-    if script in ('ibmrec', 'dvib', 'cold_start'):  # their report-only runs redraw the
-        pytest.importorskip('matplotlib')  # figures that need no logs
-    if script in ('ibmrec', 'cold_start'):
+    if script in ('ibmrec', 'dvib', 'cold_start', 'concurrency'):  # their report-only runs
+        pytest.importorskip('matplotlib')  # redraw the figures that need no logs
+    if script in ('ibmrec', 'cold_start', 'concurrency'):
         extra = [*extra, '--static', str(tmp_path / 'static')]
     shutil.copy(RESULTS / f'{stem}.json', tmp_path)
     monkeypatch.setattr(sys, 'argv', [script, '--report-only', '--out', str(tmp_path), *extra])

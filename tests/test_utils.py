@@ -1,9 +1,12 @@
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
-from pyg_mmrec.utils import auto_threads, available_cpus, intra_op_threads
+from pyg_mmrec.utils import auto_threads, available_cpus, busy_elsewhere, intra_op_threads
 
 
 def affinity() -> int:
@@ -38,14 +41,53 @@ def test_unreadable_quota_is_ignored(tmp_path):
     assert available_cpus(tmp_path) == affinity()
 
 
+def fake_proc(root, runnable: int, own_states: str):
+    """A /proc with ``runnable`` runnable threads in all and this process's threads in the
+    states ``own_states`` (one letter each)."""
+    root.mkdir()
+    (root / 'loadavg').write_text(f'1.50 1.20 0.90 {runnable}/321 4567\n')
+    for i, state in enumerate(own_states):
+        task = root / 'self' / 'task' / str(100 + i)
+        task.mkdir(parents=True)
+        (task / 'stat').write_text(f'{100 + i} (python (x)) {state} 1 2 3 4\n')
+    return root
+
+
+def test_busy_elsewhere_is_the_runnable_count_less_this_process(tmp_path):
+    assert busy_elsewhere(fake_proc(tmp_path / 'a', 5, 'RSR')) == 3  # 5 runnable, 2 ours
+    assert busy_elsewhere(fake_proc(tmp_path / 'b', 1, 'RS')) == 0
+    assert busy_elsewhere(tmp_path / 'missing') is None  # no /proc: not Linux
+
+
+def test_busy_elsewhere_sees_a_busy_process():
+    child = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+    try:
+        time.sleep(0.5)  # let it start spinning
+        assert busy_elsewhere(samples=5) >= 1
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_auto_threads_honours_omp_num_threads(tmp_path, monkeypatch):
+    idle = fake_proc(tmp_path / 'proc', 1, 'R')
     monkeypatch.setenv('OMP_NUM_THREADS', '3')
-    assert auto_threads(tmp_path) == 3
+    assert auto_threads(tmp_path, idle) == 3
     monkeypatch.setenv('OMP_NUM_THREADS', 'many')
-    assert auto_threads(tmp_path) == affinity()
+    assert auto_threads(tmp_path, idle) == affinity()
     monkeypatch.delenv('OMP_NUM_THREADS')
     (tmp_path / 'cpu.max').write_text('100000 100000\n')
-    assert auto_threads(tmp_path) == 1
+    assert auto_threads(tmp_path, idle) == 1
+
+
+def test_auto_threads_leaves_the_cpus_other_processes_keep_busy(tmp_path, monkeypatch):
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr(os, 'cpu_count', lambda: 8)
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(8)))
+    assert auto_threads(tmp_path, fake_proc(tmp_path / 'idle', 2, 'RR')) == 8
+    assert auto_threads(tmp_path, fake_proc(tmp_path / 'half', 6, 'RR')) == 4
+    assert auto_threads(tmp_path, fake_proc(tmp_path / 'full', 30, 'R')) == 1  # never 0
+    assert auto_threads(tmp_path, tmp_path / 'missing') == 8  # unknown load: every CPU
 
 
 def test_intra_op_threads_sets_and_restores():

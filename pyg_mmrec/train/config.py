@@ -57,12 +57,12 @@ class TrainConfig:
         deterministic (bool): Make the run bitwise reproducible: one intra-op thread and
             deterministic algorithms during training (see :doc:`/evaluation`).
             (default: :obj:`False`)
-        threads (int): Intra-op threads of training and evaluation; ``0`` chooses them from
-            the CPUs the process may use (:func:`~pyg_mmrec.utils.auto_threads`: the
-            environment's ``OMP_NUM_THREADS`` if set, else the affinity mask capped by the
-            container's CPU quota). When several jobs share a machine, give each its share
-            (see :ref:`threads`). ``deterministic`` overrides it with one thread.
-            (default: :obj:`0`)
+        threads (int): Intra-op threads of training and evaluation; ``0`` chooses them
+            before every epoch (:func:`~pyg_mmrec.utils.auto_threads`: the environment's
+            ``OMP_NUM_THREADS`` if set, else the affinity mask capped by the container's CPU
+            quota, less the CPUs other processes keep busy), so that jobs sharing a machine
+            do not oversubscribe it (see :ref:`threads`). ``deterministic`` overrides it with
+            one thread. (default: :obj:`0`)
         fused_optimizer (bool): Step Adam with PyTorch's fused kernel, several times faster
             than the default multi-tensor step on models with large embedding tables, but
             its updates differ from the default's in the last bits, so a run with it does not

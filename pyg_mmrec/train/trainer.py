@@ -27,7 +27,7 @@ from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.robust import training_method
 from pyg_mmrec.train.serving import INDEX_KEY, RecommendIndex
 from pyg_mmrec.transforms import ColdStartSplit
-from pyg_mmrec.utils import intra_op_threads
+from pyg_mmrec.utils import auto_threads, intra_op_threads
 
 log = logging.getLogger(__name__)
 
@@ -315,9 +315,13 @@ class Trainer:
         bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run_info.get('model', 'train'),
                    unit='epoch', disable=not (cfg.progress and self.is_main), dynamic_ncols=True)
         stop = self.bad_epochs >= cfg.patience
+        adapt_threads = cfg.threads == 0 and not cfg.deterministic
         while self.epoch < cfg.epochs and not stop:
+            if adapt_threads:  # CPUs that other jobs took meanwhile, or gave back
+                torch.set_num_threads(auto_threads())
             start = time.perf_counter()
-            record: dict[str, Any] = {'epoch': self.epoch, **self.train_epoch()}
+            record: dict[str, Any] = {'epoch': self.epoch, **self.train_epoch(),
+                                      'threads': torch.get_num_threads()}
             record['train_seconds'] = time.perf_counter() - start
             self.epoch += 1
             if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:

@@ -252,6 +252,25 @@ def test_threads_setting_holds_during_fit_only(tiny_splits, monkeypatch):
     assert torch.get_num_threads() == before
 
 
+def test_auto_threads_are_chosen_again_every_epoch(tiny_splits, monkeypatch):
+    choices = iter([2, 1, 1, 2])  # e.g. another job starts before epoch 1 and ends after 2
+    monkeypatch.setattr(trainer_module, 'auto_threads', lambda: next(choices))
+    trainer = make_trainer('lightgcn', tiny_splits, {**FAST, 'epochs': 4, 'threads': 0})
+    seen, train_epoch = [], trainer.train_epoch
+
+    def spy():
+        seen.append(torch.get_num_threads())
+        return train_epoch()
+    monkeypatch.setattr(trainer, 'train_epoch', spy)
+    trainer.fit(test=False)
+    assert seen == [2, 1, 1, 2] == [r['threads'] for r in trainer.history]
+    # a fixed count, or deterministic=true, is never changed
+    for config in ({'threads': 2}, {'threads': 0, 'deterministic': True}):
+        trainer = make_trainer('lightgcn', tiny_splits, {**FAST, 'epochs': 2, **config})
+        trainer.fit(test=False)
+        assert [r['threads'] for r in trainer.history] == [config['threads'] or 1] * 2
+
+
 def train_weights(trainer: Trainer, epochs: int = 2) -> dict:
     for epoch in range(epochs):
         trainer.epoch = epoch
