@@ -209,6 +209,11 @@ def plot(report: dict, static: Path) -> None:
     fig.savefig(static / 'cold_start_shares.png', dpi=110)
 
 
+def load_report(out: Path) -> dict:
+    """The recorded report in ``out``, or an empty one."""
+    return read_report(out, 'cold_start') if (out / 'cold_start.json').is_file() else {'rows': []}
+
+
 def main() -> None:
     from pyg_mmrec.nn.models import Capability
     from pyg_mmrec.registry import registered
@@ -233,8 +238,7 @@ def main() -> None:
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    report = (read_report(args.out, 'cold_start') if (args.out / 'cold_start.json').is_file()
-              else {'rows': []})
+    report = load_report(args.out)
     config = {'cold_items': args.cold_items, 'epochs': args.epochs, 'progress': False}
     for data in [] if args.report_only else args.data:
         for share in args.shares if data == 'synthetic' else [None]:
@@ -254,6 +258,7 @@ def main() -> None:
                        'epochs': args.epochs, 'cold_items': args.cold_items,
                        'test': [r['test'] for r in record['runs']],
                        'best_epoch': [r['best_epoch'] for r in record['runs']]}
+                report = load_report(args.out)  # another run may have added rows meanwhile
                 report['rows'] = [r for r in report['rows'] if row_key(r) != row_key(row)]
                 report['rows'].append(row)
                 write_report(args.out, 'cold_start', report, format_report(report))

@@ -22,8 +22,8 @@ N, the slowest and the median job against the ideal; the library's promise is at
 The jobs must have the machine to themselves: run nothing else meanwhile (the ``all-cpus``
 policy is the one that suffers, at up to 10× its ideal and more).
 
-Writes ``<out>/concurrency.{md,json}`` and ``docs/_static/concurrency_epochs.png``; ``--report-only``
-rebuilds them from the JSON.
+Writes ``<out>/concurrency.{md,json}`` and ``docs/_static/concurrency_epochs.png``;
+``--report-only`` rebuilds them from the JSON.
 
 Usage::
 

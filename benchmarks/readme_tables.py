@@ -147,6 +147,41 @@ def draw_summary(path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def speed_table() -> list[str]:
+    """Seconds per training epoch and validation pass of every model (one thread), one column
+    pair per dataset of the speed report."""
+    rows = json.loads((RESULTS / 'speed.json').read_text(encoding='utf-8'))['rows']
+    datasets = list(dict.fromkeys(r['data'] for r in rows))
+    by = {(r['data'], r['label']): r for r in rows}
+
+    def cells(data: str, label: str) -> str:
+        row = by.get((data, label))
+        if row is None or 'skipped' in row:
+            return '– | –'
+        seconds = row['seconds']['new']
+        epoch = f"{seconds['train']:.2f}" if row['profile'] else '–'
+        return f"{epoch} | {seconds['eval']:.2f}"
+    lines = ['| model | ' + ' | '.join(f'{d} epoch (s) | {d} validation (s)' for d in datasets)
+             + ' |', '|---|' + '---|---|' * len(datasets)]
+    for label in dict.fromkeys(r['label'] for r in rows):
+        lines.append(f'| {label} | ' + ' | '.join(cells(d, label) for d in datasets) + ' |')
+    return lines
+
+
+def concurrency_table() -> list[str]:
+    """The slowest of N concurrent jobs against the ideal, per model and thread policy."""
+    report = json.loads((RESULTS / 'concurrency.json').read_text(encoding='utf-8'))
+    jobs = sorted({r['jobs'] for r in report['rows']})
+    by = {(r['model'], r['policy'], r['jobs']): r for r in report['rows']}
+    lines = ['| model | threads | ' + ' | '.join(f'{n} job{"s" * (n > 1)}' for n in jobs) + ' |',
+             '|---|---|' + '---|' * len(jobs)]
+    for model, policy in dict.fromkeys((r['model'], r['policy']) for r in report['rows']):
+        ratios = [max(by[model, policy, n]['seconds']) / by[model, policy, n]['ideal']
+                  for n in jobs]
+        lines.append(f'| {model} | {policy} | ' + ' | '.join(f'{r:.2f}×' for r in ratios) + ' |')
+    return lines
+
+
 TABLES = {
     'summary': summary_table,
     'foundation': lambda: report_table('foundation', None, [
@@ -157,6 +192,8 @@ TABLES = {
     'backbones': lambda: report_table('backbones', None, [
         'model', 'synthetic', 'ml-100k-text', 'tiktok', 'amazon-baby']),
     'dvib': dvib_table,
+    'speed': speed_table,
+    'concurrency': concurrency_table,
 }
 
 

@@ -27,6 +27,7 @@ REPORTS = {
     'knn_graph': ('knn_graph', []),
     'msi': ('msi', []),
     'robust': ('robust', []),
+    'speed': ('speed', []),
 }
 
 
@@ -52,9 +53,9 @@ def test_every_report_has_a_rebuild():
 @pytest.mark.parametrize('stem', sorted(REPORTS))
 def test_report_rebuilds_from_its_record(stem, tmp_path, monkeypatch, capsys):
     script, extra = REPORTS[stem]
-    if script in ('ibmrec', 'dvib', 'cold_start', 'concurrency'):  # their report-only runs
-        pytest.importorskip('matplotlib')  # redraw the figures that need no logs
-    if script in ('ibmrec', 'cold_start', 'concurrency'):
+    if script in ('ibmrec', 'dvib', 'cold_start', 'concurrency', 'speed'):  # their report-only
+        pytest.importorskip('matplotlib')  # runs redraw the figures that need no logs
+    if script in ('ibmrec', 'cold_start', 'concurrency', 'speed'):
         extra = [*extra, '--static', str(tmp_path / 'static')]
     shutil.copy(RESULTS / f'{stem}.json', tmp_path)
     monkeypatch.setattr(sys, 'argv', [script, '--report-only', '--out', str(tmp_path), *extra])
