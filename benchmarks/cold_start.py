@@ -178,16 +178,28 @@ def plot(report: dict, static: Path) -> None:
 
     rows = [r for r in report['rows'] if r['share'] in (None, DEFAULT_SHARE)]
     labels = list(dict.fromkeys(data_label(r) for r in sorted(rows, key=row_key)))
-    fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(labels), figsize=(6.4 * len(labels), 5.4), squeeze=False)
+    colours = {ib: f'C{i + 1}' for i, ib in enumerate(BOTTLENECKS)}
     for ax, label in zip(axes[0], labels, strict=True):
-        for i, row in enumerate(r for r in rows if data_label(r) == label):
-            warm, cold = mean_recall(row, 'warm'), mean_recall(row, 'cold')
-            ax.scatter(warm, cold, color=f'C{i % 10}')
-            ax.annotate(row['model'], (warm, cold), textcoords='offset points',
-                        xytext=(4, 3 if i % 2 else -9), fontsize=8)
+        here = {r['model']: r for r in rows if data_label(r) == label}
+        point = {m: (mean_recall(r, 'warm'), mean_recall(r, 'cold')) for m, r in here.items()}
+        for i, model in enumerate(m for m in here if backbone_of(m) is None):
+            ax.scatter(*point[model], color='C0', s=16)
+            ax.annotate(model, point[model], textcoords='offset points',
+                        xytext=(4, 3 if i % 2 else -9), fontsize=7)
+        # each bottleneck: an arrow from its backbone's point to its own
+        for model in (m for m in here if backbone_of(m) in here):
+            ib = split_model(model)[0]
+            ax.annotate('', point[model], point[backbone_of(model)],
+                        arrowprops={'arrowstyle': '->', 'color': colours[ib], 'lw': 1.2})
+        for ib, colour in colours.items():
+            if any(split_model(m)[0] == ib and backbone_of(m) in here for m in here):
+                ax.plot([], [], color=colour, label=f'{ib} on its backbone')
         ax.set_xlabel('warm items: test Recall@20')
         ax.set_ylabel('cold items: test Recall@20')
         ax.set_title(f'{label}, 20% cold items' if label else label)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc='best')
     fig.tight_layout()
     static.mkdir(parents=True, exist_ok=True)
     fig.savefig(static / 'cold_start_recall.png', dpi=110)
@@ -238,7 +250,7 @@ def main() -> None:
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    report = load_report(args.out)
+    report = read_report(args.out, 'cold_start') if args.report_only else load_report(args.out)
     config = {'cold_items': args.cold_items, 'epochs': args.epochs, 'progress': False}
     for data in [] if args.report_only else args.data:
         for share in args.shares if data == 'synthetic' else [None]:

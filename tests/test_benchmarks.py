@@ -28,6 +28,7 @@ REPORTS = {
     'msi': ('msi', []),
     'robust': ('robust', []),
     'speed': ('speed', []),
+    'speed_reference': ('speed', ['--reference', 'unused-in-report-only']),
 }
 
 
