@@ -78,8 +78,10 @@ def user_graph_memory():
 def test_no_dense_item_item_matrix(name, item_graph_memory):
     half, full = item_graph_memory[name, NUM_ITEMS // 2], item_graph_memory[name, NUM_ITEMS]
     assert full < dense_mib(NUM_ITEMS) / 2
-    # twice the items: about twice the memory (a dense matrix would take four times as much)
-    assert full < 3 * half
+    # twice the items: about twice the memory (a dense matrix would take four times as much:
+    # 1526 against 381 MiB). The slack covers a model that stays below the data's own peak
+    # at both sizes, whose growth then reads 0.
+    assert full < 3 * half + 64
 
 
 @pytest.mark.parametrize('name', USER_GRAPH_MODELS)
