@@ -238,14 +238,21 @@ def test_resume_with_stages_equals_uninterrupted_run(tiny_splits, tmp_path, monk
             resume=True)
 
 
-def test_threads_setting_holds_during_fit_only(tiny_splits, monkeypatch):
-    trainer = make_trainer('lightgcn', tiny_splits, {**FAST, 'epochs': 1, 'threads': 2})
+def threads_of_epochs(trainer: Trainer, monkeypatch) -> list[int]:
+    """The intra-op thread count in effect at each of ``trainer``'s training epochs, filled in
+    as it trains."""
     seen, train_epoch = [], trainer.train_epoch
 
     def spy():
         seen.append(torch.get_num_threads())
         return train_epoch()
     monkeypatch.setattr(trainer, 'train_epoch', spy)
+    return seen
+
+
+def test_threads_setting_holds_during_fit_only(tiny_splits, monkeypatch):
+    trainer = make_trainer('lightgcn', tiny_splits, {**FAST, 'epochs': 1, 'threads': 2})
+    seen = threads_of_epochs(trainer, monkeypatch)
     before = torch.get_num_threads()
     results = trainer.fit(test=False)
     assert seen == [2] and results['torch_threads'] == 2
@@ -256,12 +263,7 @@ def test_auto_threads_are_chosen_again_every_epoch(tiny_splits, monkeypatch):
     choices = iter([2, 1, 1, 2])  # e.g. another job starts before epoch 1 and ends after 2
     monkeypatch.setattr(trainer_module, 'auto_threads', lambda: next(choices))
     trainer = make_trainer('lightgcn', tiny_splits, {**FAST, 'epochs': 4, 'threads': 0})
-    seen, train_epoch = [], trainer.train_epoch
-
-    def spy():
-        seen.append(torch.get_num_threads())
-        return train_epoch()
-    monkeypatch.setattr(trainer, 'train_epoch', spy)
+    seen = threads_of_epochs(trainer, monkeypatch)
     trainer.fit(test=False)
     assert seen == [2, 1, 1, 2] == [r['threads'] for r in trainer.history]
     # a fixed count, or deterministic=true, is never changed
