@@ -1,5 +1,5 @@
 """Losses as pure functions of tensors (``import pyg_mmrec.functional as MF``)."""
-from pyg_mmrec.functional.dependence import cka, hsic, info_nce
+from pyg_mmrec.functional.dependence import cka, hsic, info_nce, info_nce_candidates
 from pyg_mmrec.functional.divergences import (
     average_kl,
     distillation_kl,
@@ -16,5 +16,5 @@ from pyg_mmrec.functional.losses import (
 )
 
 __all__ = ['bpr_loss', 'l2_reg', 'average_kl', 'js_divergence', 'softmax_kl', 'distillation_kl',
-           'dvib_regularizer', 'info_nce', 'hsic', 'cka', 'cosine_loss', 'norm_reg',
-           'gradient_variance']
+           'dvib_regularizer', 'info_nce', 'info_nce_candidates', 'hsic', 'cka', 'cosine_loss',
+           'norm_reg', 'gradient_variance']

@@ -82,6 +82,48 @@ def info_nce(x: Tensor, y: Tensor, temperature: float = 0.2, symmetric: bool = F
     return loss
 
 
+def info_nce_candidates(x: Tensor, candidates: Tensor, positive: Tensor,
+                        temperature: float = 0.2, weight: Tensor | None = None) -> Tensor:
+    r"""InfoNCE of anchors against a whole table of candidates: row :math:`i` of ``x``
+    has the candidate ``positive[i]`` as its positive and every other row of ``candidates``
+    as a negative (the critic is :func:`info_nce`'s cosine over :math:`\tau`):
+
+    .. math::
+        -\frac{1}{n} \sum_{i=1}^{n} \log
+        \frac{\exp(\cos(\mathbf{x}_i, \mathbf{c}_{p_i}) / \tau)}
+        {\sum_{j=1}^{m} \exp(\cos(\mathbf{x}_i, \mathbf{c}_j) / \tau)} .
+
+    This is the contrastive loss of the `"Self-supervised Graph Learning for Recommendation"
+    <https://arxiv.org/abs/2010.10783>`_ paper (SGL), whose anchors are a batch's nodes and
+    whose negatives are all nodes of the same type in the other view. With
+    ``candidates = y`` and ``positive = arange(n)`` it equals :func:`info_nce`. With
+    ``weight``, the mean over anchors is weighted: an anchor that stands for :math:`w` equal
+    rows (a node in :math:`w` interactions of a batch) is computed once.
+
+    Args:
+        x (Tensor): Anchors ``[n, d]``.
+        candidates (Tensor): Candidates ``[m, d]``.
+        positive (Tensor): Row of ``candidates`` that is each anchor's positive ``[n]``.
+        temperature (float): Temperature :math:`\tau > 0`. (default: :obj:`0.2`)
+        weight (Tensor, optional): Weight of each anchor ``[n]``. (default: :obj:`None`)
+    """
+    if x.dim() != 2 or candidates.dim() != 2 or x.size(1) != candidates.size(1):
+        raise DataError(f"info_nce_candidates expects anchors [n, d] and candidates [m, d], "
+                        f"got shapes {tuple(x.shape)} and {tuple(candidates.shape)}")
+    for name, value in (('positive', positive), ('weight', weight)):
+        if value is not None and value.shape != (x.size(0),):
+            raise DataError(f"info_nce_candidates expects one {name} per anchor, got "
+                            f"{tuple(value.shape)} for {x.size(0)} anchors")
+    if not temperature > 0:
+        raise ConfigError(f"info_nce_candidates: temperature must be positive, got "
+                          f"{temperature!r}")
+    x, candidates = F.normalize(x, dim=1), F.normalize(candidates, dim=1)
+    logits = (x / temperature) @ candidates.t()
+    if weight is None:
+        return F.cross_entropy(logits, positive)
+    return (F.cross_entropy(logits, positive, reduction='none') * weight).sum() / weight.sum()
+
+
 def _squared_distances(x: Tensor) -> Tensor:
     sq = x.pow(2).sum(1)
     # Clamped: the expansion can go slightly negative by rounding.

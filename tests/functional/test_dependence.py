@@ -26,6 +26,39 @@ def test_info_nce_equals_slow_computation():
                                  rel=1e-5)
 
 
+def test_info_nce_candidates_against_slow_computation_and_info_nce():
+    torch.manual_seed(0)
+    x, table = torch.randn(4, 5), torch.randn(9, 5)
+    positive = torch.tensor([3, 0, 3, 8])  # a repeated positive, as a repeated batch node
+    expected = 0.0
+    for i in range(4):
+        sims = [float(x[i] @ c / (x[i].norm() * c.norm())) / 0.3 for c in table]
+        expected -= sims[positive[i]] - math.log(sum(math.exp(s) for s in sims))
+    assert MF.info_nce_candidates(x, table, positive, 0.3).item() == pytest.approx(
+        expected / 4, rel=1e-5)
+    # a weight w stands for w copies of the anchor
+    once = MF.info_nce_candidates(x[[0, 1, 3]], table, positive[[0, 1, 3]], 0.3,
+                                  weight=torch.tensor([2.0, 1.0, 1.0]))
+    assert torch.allclose(once, MF.info_nce_candidates(x[[0, 0, 1, 3]], table,
+                                                       positive[[0, 0, 1, 3]], 0.3))
+    # every row of y its own anchor's positive: the in-batch InfoNCE
+    y = table[:4]
+    assert torch.allclose(MF.info_nce_candidates(x, y, torch.arange(4), 0.3),
+                          MF.info_nce(x, y, 0.3))
+
+
+def test_info_nce_candidates_rejects_bad_input():
+    x, table = torch.randn(4, 5), torch.randn(9, 5)
+    with pytest.raises(DataError, match='candidates'):
+        MF.info_nce_candidates(x, torch.randn(9, 6), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(DataError, match='one positive per anchor'):
+        MF.info_nce_candidates(x, table, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(DataError, match='one weight per anchor'):
+        MF.info_nce_candidates(x, table, torch.zeros(4, dtype=torch.long), weight=torch.ones(2))
+    with pytest.raises(ConfigError, match='temperature'):
+        MF.info_nce_candidates(x, table, torch.zeros(4, dtype=torch.long), temperature=0.0)
+
+
 def slow_grace_nce(x, y, tau):
     # GRACE / MICRO: the anchor's positive against every y row and every other x row.
     def cos(a, b):

@@ -39,3 +39,19 @@ def test_info_nce_is_lower_for_matched_views_than_shuffled(tiny_splits):
     # inference uses the full graph only, as LightGCN does
     model.eval()
     assert model.encode(data).views is None
+
+
+def test_ssl_negatives_are_all_nodes_of_the_other_view(tiny_splits):
+    data = tiny_splits.train
+    torch.manual_seed(0)
+    model = SGL.from_data(data, embedding_dim=16).train()
+    first, second = (v.detach() for v in model.encode(data).views)
+    user, pos = data['user', 'interacts', 'item'].edge_index[:, :8]
+    base = model.ssl_loss((first, second), user, pos)
+    # a user and an item outside the batch are negatives too: moving them changes the loss
+    outside_user = next(u for u in range(model.num_users) if u not in user.tolist())
+    outside_item = next(i for i in range(model.num_items) if i not in pos.tolist())
+    for row in (outside_user, model.num_users + outside_item):
+        moved = second.clone()
+        moved[row] = first[user[0]] if row < model.num_users else first[model.num_users + pos[0]]
+        assert not torch.isclose(model.ssl_loss((first, moved), user, pos), base)
