@@ -86,3 +86,27 @@ def test_refuses_graph_only_data_and_bad_layers():
         MMGCN.from_data(splits.train)
     with pytest.raises(ConfigError, match='num_layers'):
         MMGCN(5, 5, {'image': 4}, num_layers=0)
+
+
+def test_frozen_embeddings_stay_at_their_initialisation(splits):
+    # train_embeddings=False: the ID embeddings and preferences are left out of the
+    # optimisation, as in the authors' and MMRec's code (plain tensors never optimised)
+    model = MMGCN.from_data(splits.train, embedding_dim=8, latent_dim=16,
+                            train_embeddings=False)
+    frozen = [model.id_embedding.weight, *model.preference.values()]
+    start = [p.detach().clone() for p in frozen]
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    user, pos, neg = torch.tensor([0, 3]), torch.tensor([1, 2]), torch.tensor([4, 5])
+    for _ in range(2):
+        optimizer.zero_grad()
+        model.loss(splits.train, user, pos, neg)['loss'].backward()
+        assert all(not p.requires_grad and p.grad is None for p in frozen)
+        assert all(p.grad is not None for p in model.convs.parameters())
+        assert all(p.grad is not None for p in model.encoder.parameters())
+        optimizer.step()
+    assert all(torch.equal(p, s) for p, s in zip(frozen, start, strict=True))
+    # still in the state dict, under the same names as when trained
+    trained = MMGCN.from_data(splits.train, embedding_dim=8, latent_dim=16)
+    assert trained.id_embedding.weight.requires_grad
+    trained.load_state_dict(model.state_dict())
+    assert torch.equal(trained(splits.train)[0], model(splits.train)[0])
