@@ -282,13 +282,15 @@ def main() -> None:
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
+    ran = [] if args.report_only else run_cells(
+        args.datasets, args.models, args.seeds, args.max_epochs, args.patience, args.design,
+        args.out, args.jobs, args.data_root)
+    # Read after the cells ran, so that a run started meanwhile keeps the cells it recorded.
     report = (read_report(args.out, 'backbones') if (args.out / 'backbones.json').is_file()
               else {'cells': []})
-    if not args.report_only:  # this run's cells replace the recorded ones
+    if ran:  # this run's cells replace the recorded ones
         cells = {(c['dataset'], c['model']): c for c in report['cells']}
-        cells.update({(c['dataset'], c['model']): c for c in run_cells(
-            args.datasets, args.models, args.seeds, args.max_epochs, args.patience,
-            args.design, args.out, args.jobs, args.data_root)})
+        cells.update({(c['dataset'], c['model']): c for c in ran})
         report = {'cells': [cells[key] for key in sorted(cells, key='_'.join)]}
     table = write_table(report['cells'])
     write_report(args.out, 'backbones', report, table)
