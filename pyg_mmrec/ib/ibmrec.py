@@ -214,20 +214,23 @@ class IBMRec(PlugIn):
 
     def loss(self, data: HeteroData, user: Tensor, pos: Tensor, neg: Tensor
              ) -> dict[str, Tensor]:
-        out = self.encode(data)
-        losses = self.backbone.batch_loss(out, user, pos, neg)
-        if not (self.uses_fib or self.uses_gib):
-            return losses
-        items = batch_items(pos, neg, self.hsic_items)
-        extra = {}
-        if self.uses_fib:
-            features = self.item_features(data)
-            extra['fib'] = self.alpha * sum(self._hsic(z[items], features[m][items])
-                                            for m, z in out.modality.items())
-        if self.uses_gib:
-            with torch.no_grad():
-                reference = self.backbone.encode(data).item[items]
-            extra['gib'] = self.beta * self._hsic(out.item[items], reference)
+        # GIB's reference pass over S runs at the same parameters as the masked one: it
+        # recomputes only what depends on the item graph (Recommender.shared).
+        with self.backbone.share_passes():
+            out = self.encode(data)
+            losses = self.backbone.batch_loss(out, user, pos, neg)
+            if not (self.uses_fib or self.uses_gib):
+                return losses
+            items = batch_items(pos, neg, self.hsic_items)
+            extra = {}
+            if self.uses_fib:
+                features = self.item_features(data)
+                extra['fib'] = self.alpha * sum(self._hsic(z[items], features[m][items])
+                                                for m, z in out.modality.items())
+            if self.uses_gib:
+                with torch.no_grad():
+                    reference = self.backbone.encode(data).item[items]
+                extra['gib'] = self.beta * self._hsic(out.item[items], reference)
         return {**losses, 'loss': losses['loss'] + sum(extra.values()), **extra}
 
     def _hsic(self, x: Tensor, y: Tensor) -> Tensor:

@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import numpy as np
@@ -34,6 +35,33 @@ def test_modules_apply_as_in_table_3(tiny_splits, backbone, fib, gib):
     assert torch.allclose(losses['loss'], sum(v for k, v in losses.items() if k != 'loss'))
     assert [s.name for s in model.stages()] == (['infonce'] if fib else [])
     assert (model.mask is not None) == gib
+
+
+@pytest.mark.parametrize('backbone', IBMRec.supported_backbones())
+def test_shared_passes_change_neither_loss_nor_gradients(backbone, tiny_splits, monkeypatch):
+    # GIB's reference pass reuses what the masked pass computed apart from the item graph:
+    # the terms and gradients are those of independent passes (the reference pass of a
+    # backbone that shared its masked graph would make the GIB term that of equal inputs).
+    model = build(tiny_splits, backbone)
+    data = tiny_splits.train
+
+    def step():
+        torch.manual_seed(1)
+        model.on_epoch_start(0)
+        model.zero_grad()
+        losses = model.loss(data, *BATCH)
+        losses['loss'].backward()
+        return ({k: v.detach() for k, v in losses.items()},
+                {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None})
+
+    step()  # what a backbone keeps from its first forward pass (InvRL's environments)
+    shared = step()
+    monkeypatch.setattr(model.backbone, 'share_passes', contextlib.nullcontext)
+    separate = step()
+    for got, expected in zip(shared, separate, strict=True):
+        assert got.keys() == expected.keys()
+        for key in got:
+            assert torch.allclose(got[key], expected[key], rtol=1e-4, atol=1e-7), key
 
 
 def test_second_stage_switch_keeps_the_hsic_term_alone(tiny_splits):

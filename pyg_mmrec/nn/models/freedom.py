@@ -157,7 +157,7 @@ class FREEDOM(LightGCN):
         return self._graph
 
     def encode(self, data: HeteroData) -> Encoded:
-        reps, graph, h = self.shared('items', lambda: self._item_path(data))
+        reps, graph, h = self._item_path(data)
         h = self.hidden(h)
         # The user-item path never reads H, and the pruned graph is drawn once per epoch.
         out = self.shared('conv', lambda: self.conv(
@@ -169,13 +169,16 @@ class FREEDOM(LightGCN):
     def _item_path(self, data: HeteroData) -> tuple[dict[str, Tensor], tuple[Tensor, Tensor],
                                                     Tensor]:
         """The modality projections, the item-item graph with its (hooked) weights and the
-        item-item convolution of the ID embeddings (the hidden layer before its hook)."""
-        reps = self.encoder(self.item_features(data)) if self.encoder is not None else {}
+        item-item convolution of the ID embeddings (the hidden layer before its hook). Shared
+        by the passes of :meth:`share_passes` where no hook changes the graph's weights."""
+        reps = self.shared('reps', lambda: self.encoder(self.item_features(data))
+                           if self.encoder is not None else {})
         graph = self.item_graph(data)
         ids = self.embedding.weight[self.num_users:]
         weight = self.item_graph_weight(*graph, ids, ModalityEncoder.fuse(reps) if reps else None)
         if weight is graph[1]:  # no hook: the cached sparse copy of the frozen graph
-            return reps, graph, self.item_conv(ids, self._graph_adj)
+            return reps, graph, self.shared('item_conv',
+                                            lambda: self.item_conv(ids, self._graph_adj))
         graph = graph[0], weight
         return reps, graph, self.item_conv(ids, *graph)
 

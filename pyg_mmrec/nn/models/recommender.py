@@ -372,8 +372,9 @@ class Recommender(torch.nn.Module):
         (the same tensor, so that the backward pass goes through it once, with the gradients
         of all passes summed). For a plug-in that runs the backbone several times per step at
         the same parameters and inputs, differing only in the hook of :meth:`perturb_hidden`
-        (DVIB's clean and perturbed passes): it recomputes only what depends on
-        :math:`\mathbf{H}` or draws random numbers."""
+        (DVIB's clean and perturbed passes) or of :meth:`perturb_item_graph` (IBMRec's masked
+        and reference passes): it recomputes only what depends on :math:`\mathbf{H}`, on the
+        item graph's weights, or draws random numbers."""
         previous, self._shared = self._shared, {}
         try:
             yield
@@ -384,7 +385,8 @@ class Recommender(torch.nn.Module):
         r"""``compute()``, or inside :meth:`share_passes` its output from an earlier forward
         pass of the block under the same ``key``. Subclasses mark with it the parts of
         :meth:`encode` that do not depend on the hidden layer :math:`\mathbf{H}` (everything
-        before :meth:`hidden`, and what after it reads only the parameters and the data), draw
+        before :meth:`hidden`, and what after it reads only the parameters and the data) nor
+        on the weights returned by :meth:`item_graph_weight` (which a hook may change), draw
         no random numbers and are differentiated alike in every pass (not a cache that the
         first pass fills with gradients and later passes read detached), so that reusing them
         changes neither a result nor the random stream."""
