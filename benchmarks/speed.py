@@ -270,6 +270,16 @@ def profile_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def commits_line(report: dict) -> str:
+    """The commit that measured the rows: the most frequent, and the rows of any other."""
+    commits = [r.get('commit') or report['commit'] for r in report['rows']]
+    main = max(dict.fromkeys(commits), key=commits.count) if commits else report['commit']
+    others = {c: [f"{r['data']} {r['label']}" for r, rc in zip(report['rows'], commits,
+                                                              strict=True) if rc == c]
+              for c in dict.fromkeys(commits) if c != main}
+    return f'Commit {main}' + ''.join(f" ({', '.join(rows)}: {c})" for c, rows in others.items())
+
+
 def format_report(report: dict) -> str:
     """The Markdown report: the timing table and the profile table."""
     rows = report['rows']
@@ -297,7 +307,7 @@ def format_report(report: dict) -> str:
                 f"{row['peak_mib']['before']:.0f} | {'yes' if row['same_results'] else 'NO'} |")
     else:
         lines = ['# Speed and memory of every model', '',
-                 f"Commit {report['commit']}, one intra-op thread, every model at its defaults "
+                 f"{commits_line(report)}, one intra-op thread, every model at its defaults "
                  f"(a plug-in on its default backbone unless the label names one): the first "
                  f"training epoch apart (it may build caches), then the medians of "
                  f"{report['rounds']} training epochs and validation passes (all users ranked "
@@ -369,15 +379,20 @@ def main() -> None:
             parser.error('--rounds must be at least 1')
         report['rounds'] = args.rounds
         if args.reference is None:
+            for row in report['rows']:  # the rows kept from earlier runs keep their commit
+                row.setdefault('commit', report.get('commit'))
             report['commit'] = commit_of(ROOT)
         else:
             report['commits'] = {'new': commit_of(ROOT), 'before': commit_of(args.reference)}
         for data in args.data:
             for row in measure(args.models, data, args.reference and args.reference.resolve(),
                                args.rounds, args.data_root):
-                report['rows'] = [r for r in report['rows']
-                                  if (r['data'], r['label']) != (row['data'], row['label'])]
-                report['rows'].append(row)
+                row['commit'] = commit_of(ROOT)
+                keys = [(r['data'], r['label']) for r in report['rows']]
+                if (row['data'], row['label']) in keys:  # in place: the table keeps its order
+                    report['rows'][keys.index((row['data'], row['label']))] = row
+                else:
+                    report['rows'].append(row)
                 write_report(args.out, stem, report, format_report(report))
     table = format_report(report)
     write_report(args.out, stem, report, table)

@@ -58,8 +58,9 @@ class SGL(LightGCN):
     of an anchor are **all** users, or all items, of the other view
     (:func:`~pyg_mmrec.functional.info_nce_candidates`, the paper's sum over all nodes); each
     of the two InfoNCE terms is averaged over the batch, like the BPR term (the authors sum
-    all three: the same ratios). This costs about 3.5 times the epoch of in-batch negatives
-    (on tiktok, one thread, about 11 s against 3 s), but the choice decides whether SGL
+    all three: the same ratios). This costs about three times the epoch of in-batch
+    negatives (one thread: 8.6 s against 3.0 s on tiktok, 56 s against 13 s on amazon-baby,
+    ``benchmarks/results/speed.md``), but the choice decides whether SGL
     trains at all: with the batch's distinct nodes as anchors and as each other's negatives
     (this class's first version), with repeated anchors but in-batch negatives, or with all
     nodes as negatives but distinct anchors, at the paper's learning rate
