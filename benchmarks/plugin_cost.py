@@ -14,7 +14,7 @@ passes by their algorithms, to 2×). One intra-op thread, so that the ratios do 
 how another job on the machine takes CPUs.
 
 Writes ``<out>/plugin_cost.{md,json}`` (keeping the rows of plug-ins and backbones not run
-now) and ``docs/_static/plugin_cost.png``; ``--report-only`` rebuilds them from the JSON.
+now) and ``docs/_static/plugin_cost_ratios.png``; ``--report-only`` rebuilds them from the JSON.
 
 Usage::
 
@@ -172,7 +172,7 @@ def plot(report: dict, static: Path) -> None:
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
     static.mkdir(parents=True, exist_ok=True)
-    fig.savefig(static / 'plugin_cost.png', dpi=110)
+    fig.savefig(static / 'plugin_cost_ratios.png', dpi=110)
     plt.close(fig)
 
 
