@@ -63,7 +63,7 @@ KNOBS: dict[str, dict[str, list]] = {
     'vlightgcn': {'num_layers': [2, 3]},
     'lattice': {'knn_k': [10, 20]},
     'vlattice': {'knn_k': [10, 20]},
-    'micro': {'contrastive_weight': [0.03, 0.1]},  # the authors' default and above
+    'micro': {'knn_k': [10, 20]},  # as LATTICE's: MICRO is LATTICE's structure per modality
     'sgl': {'ssl_weight': [0.05, 0.1]},  # the paper's best value and below
     'buir': {'momentum': [0.995, 0.999]},  # from the paper's grid
     'dualgnn': {'knn_k': [10, 40]},  # user-user neighbours: the authors' 40 and fewer
