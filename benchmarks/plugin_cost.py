@@ -107,7 +107,7 @@ def measure_pair(splits, data: str, plugin: str, backbone: str, rounds: int) -> 
             trainer.evaluate('val')
             rank[label].append(time.perf_counter() - start)
     variants = [label for label in trainers if label != 'bare']
-    return {**row,
+    return {**row, 'rounds': rounds,
             'train_seconds': {k: statistics.median(v) for k, v in train.items()},
             'rank_seconds': {k: statistics.median(v) for k, v in rank.items()},
             'train_ratio': {v: statistics.median(a / b for a, b in zip(train[v], train['bare'],
@@ -121,24 +121,24 @@ def measure_pair(splits, data: str, plugin: str, backbone: str, rounds: int) -> 
 def format_report(report: dict) -> str:
     """The Markdown report of the measured rows."""
     lines = [f"# What the bottlenecks cost ({report['data']})", '',
-             f"Median seconds over {report['rounds']} interleaved rounds after an untimed first "
-             'epoch (one training epoch and one validation ranking of each trainer per round, '
-             'one intra-op thread); ratios are the medians of the per-round ratios to the bare '
-             'backbone. "bound": the ratio the plug-in is held to (DVIB\'s paper claims '
-             '+10–20 %; IBMRec and MSI 2×).', '',
-             '| plug-in | backbone | variant | train bare (s) | train (s) | train ratio | '
-             'bound | rank bare (s) | rank ratio |', '|---|---|---|---|---|---|---|---|---|']
+             'Median seconds over the interleaved rounds of each row ("rounds") after an '
+             'untimed first epoch (one training epoch and one validation ranking of each '
+             'trainer per round, one intra-op thread); ratios are the medians of the per-round '
+             'ratios to the bare backbone. "bound": the ratio the plug-in is held to (DVIB\'s '
+             'paper claims +10–20 %; IBMRec and MSI 2×).', '',
+             '| plug-in | backbone | variant | rounds | train bare (s) | train (s) | train ratio '
+             '| bound | rank bare (s) | rank ratio |', '|---|---|---|---|---|---|---|---|---|---|']
     for row in sorted(report['rows'], key=lambda r: (r['plugin'], r['backbone'])):
         if 'skipped' in row:
-            lines.append(f"| {row['plugin']} | {row['backbone']} | – | – | – | – | – | – | "
-                         f"does not apply: {row['skipped']} |")
+            lines.append(f"| {row['plugin']} | {row['backbone']} | – | – | – | – | – | – | – "
+                         f"| does not apply: {row['skipped']} |")
             continue
         limit = LIMITS.get(row['plugin'])
         for variant, ratio in row['train_ratio'].items():
             verdict = ('–' if limit is None
                        else f"{limit:.1f}× ({'met' if ratio <= limit else 'above'})")
             lines.append(
-                f"| {row['plugin']} | {row['backbone']} | {variant} | "
+                f"| {row['plugin']} | {row['backbone']} | {variant} | {row['rounds']} | "
                 f"{row['train_seconds']['bare']:.3f} | {row['train_seconds'][variant]:.3f} | "
                 f"{ratio:.2f}× | {verdict} | {row['rank_seconds']['bare']:.3f} | "
                 f"{row['rank_ratio'][variant]:.2f}× |")
@@ -198,9 +198,9 @@ def main() -> None:
         splits = load_recipe(args.data, root=args.data_root,
                              text_cache=ROOT / 'runs' / 'text-cache')
         report = (read_report(args.out, 'plugin_cost') if report_path.is_file()
-                  else {'data': args.data, 'rounds': args.rounds, 'rows': []})
-        if (report['data'], report['rounds']) != (args.data, args.rounds):
-            report = {'data': args.data, 'rounds': args.rounds, 'rows': []}
+                  else {'data': args.data, 'rows': []})
+        if report['data'] != args.data:  # one dataset per report: start a new one
+            report = {'data': args.data, 'rows': []}
         for plugin, backbone in tqdm(pairs(args.plugins, args.backbones), desc='pairs'):
             row = measure_pair(splits, args.data, plugin, backbone, args.rounds)
             report['rows'] = [r for r in report['rows']

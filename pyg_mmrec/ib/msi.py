@@ -169,10 +169,23 @@ class MSI(BM3):
         embeddings and each of :math:`k` item tables stacked side by side in ``item_tables``
         ``[I, k·d]``: the users are repeated :math:`k` times, so that the propagations share
         their starting points and run as one sparse product per layer. Returns the users of
-        the first propagation ``[U, d]`` and every item result ``[I, k·d]``."""
+        the first propagation ``[U, d]`` and every item result ``[I, k·d]``.
+
+        With one layer (BM3's default) an item's layer-1 state is :math:`\hat{\mathbf{A}}`
+        applied to the users' starting points alone, the same for all :math:`k` tables, and only
+        the first table's users are returned: a single :math:`d`-column propagation of the first
+        table gives every result, bitwise equal to the joint propagation (the backward pass
+        adds the tables' gradients in another order: equal up to rounding)."""
         ego_user = self.embedding.weight[:self.num_users]
         k = item_tables.size(1) // self.embedding_dim
-        out = self.conv(torch.cat([ego_user.repeat(1, k), item_tables]), self.adjacency(data))
+        adj = self.adjacency(data)
+        if self.num_layers == 1:
+            first = torch.cat([ego_user, item_tables[:, :self.embedding_dim]])
+            x, layer1 = self.conv.layers(first, adj)
+            user = (x[:self.num_users] + layer1[:self.num_users]) / 2
+            items = (item_tables + layer1[self.num_users:].repeat(1, k)) / 2
+            return user, items + item_tables
+        out = self.conv(torch.cat([ego_user.repeat(1, k), item_tables]), adj)
         return out[:self.num_users, :self.embedding_dim], out[self.num_users:] + item_tables
 
     def encode(self, data: HeteroData) -> MSIEncoded:

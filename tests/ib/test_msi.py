@@ -78,16 +78,18 @@ def test_without_both_modules_msi_is_bm3(tiny_splits):
     assert torch.equal(msi.score(*msi(data)), bm3.score(*bm3(data)))
 
 
-def test_interaction_preserving_propagates_three_item_tables(tiny_splits):
+@pytest.mark.parametrize('num_layers', [1, 2])  # 1 layer takes the shared-layer shortcut
+def test_interaction_preserving_propagates_three_item_tables(tiny_splits, num_layers):
     data = tiny_splits.train
-    model = MSI.from_data(data, embedding_dim=8, num_layers=2, use_ssd=False)
+    model = MSI.from_data(data, embedding_dim=8, num_layers=num_layers, use_ssd=False)
     out = model.encode(data)
     num_users = tiny_splits.num_users
     adj = user_item_adjacency(data['user', 'interacts', 'item'].edge_index, num_users,
                               tiny_splits.num_items).to_dense()
 
     def lightgcn(x):  # slow dense LightGCN with the item residual of Eq. 17
-        z = (x + adj @ x + adj @ adj @ x) / 3
+        z = sum(torch.linalg.matrix_power(adj, n) @ x for n in range(num_layers + 1))
+        z = z / (num_layers + 1)
         return z[:num_users], z[num_users:] + x[num_users:]
 
     e_user = model.embedding.weight[:num_users]
@@ -100,6 +102,18 @@ def test_interaction_preserving_propagates_three_item_tables(tiny_splits):
     assert not torch.allclose(out.modality['image'], model.modality_reps(data)['image'])
     # the ID side equals BM3's own forward pass
     assert torch.allclose(out.user, BM3.encode(model, data).user, atol=1e-6)
+
+
+def test_one_layer_shortcut_equals_the_joint_propagation_bitwise(tiny_splits):
+    data = tiny_splits.train
+    model = MSI.from_data(data, embedding_dim=8, num_layers=1, use_ssd=False)
+    ego_user = model.embedding.weight[:tiny_splits.num_users]
+    tables = torch.cat([model.embedding.weight[tiny_splits.num_users:],
+                        *model.modality_reps(data).values()], 1)
+    user, items = model.propagate_tables(data, tables)
+    joint = model.conv(torch.cat([ego_user.repeat(1, 3), tables]), model.adjacency(data))
+    assert torch.equal(user, joint[:tiny_splits.num_users, :8])
+    assert torch.equal(items, joint[tiny_splits.num_users:] + tables)
 
 
 def test_discarding_samples_in_training_and_uses_the_mean_in_evaluation(tiny_splits):
