@@ -68,7 +68,7 @@ KNOBS: dict[str, dict[str, list]] = {
     'buir': {'momentum': [0.995, 0.999]},  # from the paper's grid
     # DualGNN peaked within 1-3 epochs at both default learning rates on tiktok and scored
     # 0.66 of LightGCN; at 1e-4 (in MMRec's DualGNN grid) it learns for 30 epochs and more
-    # (benchmarks/dualgnn_diagnosis.py), so its grid moves one step down (same 8 runs).
+    # (benchmarks/baseline_diagnosis.py), so its grid moves one step down (same 8 runs).
     'dualgnn': {'lr': [1e-4, 1e-3], 'knn_k': [10, 40]},  # neighbours: the authors' 40, fewer
     # The denoisers of IBMRec's Table 2 and IBMRec itself: each one's own main weight.
     'invrl': {'irm_weight': [10.0, 100.0]},  # the default and where it closes spurious gates

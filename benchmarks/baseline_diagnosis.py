@@ -1,22 +1,28 @@
-"""DualGNN against LightGCN on tiktok, per variant (issue 21: "DualGNN far below LightGCN").
+"""DualGNN and BUIR against LightGCN on tiktok, per variant (issue 21: seed-paper baselines
+far below their published standing).
 
-In the backbones benchmark DualGNN scores 0.0599 on tiktok, 0.66 of LightGCN's 0.0908, whereas
-MSI's Table 2 (Amazon Baby) has it at 0.95 of LightGCN; its validation Recall@20 peaks within
-the first epochs while the training loss keeps falling. This trains each variant with one seed
-at a time, evaluating validation Recall@20 after every epoch and stopping after ``--patience``
-epochs without a new best (the benchmark's rule), and prints one row per variant and seed: the
-best epoch, its validation Recall@20, the test Recall@20 at that epoch, and the validation
-Recall@20 after the first and the last epoch:
+In the backbones benchmark DualGNN scored 0.0599 on tiktok, 0.66 of LightGCN's 0.0908, whereas
+MSI's Table 2 (Amazon Baby) has it at 0.95 of LightGCN, and its validation Recall@20 peaked
+within the first epochs while the training loss kept falling; BUIR scored 0.0720, 0.79 of
+LightGCN (0.85 to 1.05 in MSI's Table 2). This trains each variant with one seed at a time
+(:meth:`~pyg_mmrec.train.Trainer.fit`: validation Recall@20 after every epoch, early stop after
+``--patience`` epochs without a new best, the benchmark's rule) and prints one row per variant
+and seed: the best epoch (counted from 1), its validation Recall@20, the test Recall@20 at that
+epoch, and the validation Recall@20 after the first and the last epoch:
 
-* ``selected``: DualGNN at the point its cell selected (learning rate 5e-3, L2 weight 1e-4,
-  40 neighbours);
+* ``selected``: DualGNN at the point its first cell selected (learning rate 5e-3, L2 weight
+  1e-4, 40 neighbours);
 * ``lr1e-4``: learning rate 1e-4 (in MMRec's DualGNN grid, below the benchmark's);
 * ``image``: the image features only (MMRec's DualGNN reads the visual and textual features;
   tiktok here has image and audio);
 * ``audio``: the audio features only;
 * ``image_lr1e-4``: the image features only at learning rate 1e-4;
-* ``frozen_mlp``: the feature MLPs never trained (learning rate 0 for them), so the items'
-  representations are fixed random projections of their content;
+* ``frozen_mlp``: the feature MLPs never trained, so the items' representations are fixed
+  random projections of their content;
+* ``buir``: BUIR at the point its cell selected (learning rate 1e-3, momentum 0.995, no L2),
+  whose augmentation drops a share r ~ U(0, 1) of the interactions per view and step;
+* ``buir_drop0.2``: r ~ U(0, 0.2), the authors' code's ratio;
+* ``buir_drop0``: no augmentation (the authors' code's default, ``drop_flag=False``);
 * ``lightgcn``: LightGCN at the point its cell selected, the reference.
 
 ``--set key=value`` adds settings to every variant. Nothing is written; a DualGNN epoch takes
@@ -24,8 +30,10 @@ about 6 s on one thread.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/dualgnn_diagnosis.py
-    OMP_NUM_THREADS=1 python benchmarks/dualgnn_diagnosis.py --variants image lightgcn
+    OMP_NUM_THREADS=1 python benchmarks/baseline_diagnosis.py
+    OMP_NUM_THREADS=1 python benchmarks/baseline_diagnosis.py --variants image lightgcn
+    OMP_NUM_THREADS=1 python benchmarks/baseline_diagnosis.py --variants buir buir_drop0.2 \\
+        buir_drop0 --max-epochs 80
 """
 from __future__ import annotations
 
@@ -34,6 +42,7 @@ import argparse
 import yaml
 
 SELECTED = {'lr': 5e-3, 'reg_weight': 1e-4, 'knn_k': 40}
+BUIR = {'lr': 1e-3, 'reg_weight': 0.0, 'momentum': 0.995}
 VARIANTS = {
     'selected': ('dualgnn', SELECTED, None),
     'lr1e-4': ('dualgnn', {**SELECTED, 'lr': 1e-4}, None),
@@ -41,34 +50,31 @@ VARIANTS = {
     'audio': ('dualgnn', SELECTED, ['audio']),
     'image_lr1e-4': ('dualgnn', {**SELECTED, 'lr': 1e-4}, ['image']),
     'frozen_mlp': ('dualgnn', SELECTED, None),
+    'buir': ('buir', BUIR, None),
+    'buir_drop0.2': ('buir', {**BUIR, 'drop_ratio': 0.2}, None),
+    'buir_drop0': ('buir', {**BUIR, 'drop_ratio': 0.0}, None),
     'lightgcn': ('lightgcn', {'lr': 5e-3, 'reg_weight': 1e-4, 'num_layers': 3}, None),
 }
 
 
 def run(variant: str, seed: int, max_epochs: int, patience: int, extra: dict, root: str | None
         ) -> tuple[int, float, float, float, float]:
-    """``(best epoch, its validation Recall@20, its test Recall@20, first and last validation
-    Recall@20)`` of one variant."""
+    """``(best epoch counted from 1, its validation Recall@20, its test Recall@20, first and
+    last validation Recall@20)`` of one variant."""
     from pyg_mmrec.data import load_recipe
     from pyg_mmrec.train import make_trainer
 
     model, hparams, keep = VARIANTS[variant]
     splits = load_recipe('tiktok', root=root, keep_modalities=keep)
-    config = {'threads': 1, 'progress': False, 'seed': seed, **hparams, **extra}
+    config = {'threads': 1, 'progress': False, 'seed': seed, 'epochs': max_epochs,
+              'patience': patience, **hparams, **extra}
     trainer = make_trainer(model, splits, config)
     if variant == 'frozen_mlp':
         trainer.model.mlp.requires_grad_(False)
-    best, curve = (0, -1.0, 0.0), []
-    for _ in range(max_epochs):
-        trainer.train_epoch()
-        trainer.epoch += 1
-        val = float(trainer.evaluate('val')['Recall@20'])
-        curve.append(val)
-        if val > best[1]:
-            best = (trainer.epoch, val, float(trainer.evaluate('test')['Recall@20']))
-        elif trainer.epoch - best[0] >= patience:
-            break
-    return (*best, curve[0], curve[-1])
+    result = trainer.fit()
+    curve = [record['valid']['Recall@20'] for record in trainer.history]
+    return (result['best_epoch'] + 1, result['valid']['Recall@20'], result['test']['Recall@20'],
+            curve[0], curve[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
