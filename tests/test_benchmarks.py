@@ -136,3 +136,30 @@ def test_new_sections_rebuild_from_their_record(stem, tmp_path, monkeypatch):
     shutil.copy(first / f'{stem}.json', second)
     assert marker in built[0].decode('utf-8')
     assert rebuild(second) == built
+
+
+def test_a_model_may_search_learning_rates_of_its_own():
+    script = runpy.run_path(str(ROOT / 'benchmarks' / 'backbones.py'))
+    assert script['grid_for']('lightgcn', {'reg_weight': 1e-4})['lr'] == [1e-3, 5e-3]
+    dualgnn = script['grid_for']('dualgnn', {'reg_weight': 1e-4})
+    assert dualgnn == {'lr': [1e-4, 1e-3], 'reg_weight': [1e-4, 1e-3], 'knn_k': [10, 40]}
+    header = (RESULTS / 'backbones.md').read_text(encoding='utf-8').splitlines()[2]
+    assert '(dualgnn: [0.0001, 0.001])' in header
+
+
+def test_plugin_cost_keeps_the_rows_of_other_runs(tmp_path, monkeypatch):
+    pytest.importorskip('matplotlib')
+    kept = {'plugin': 'dvib', 'backbone': 'vbpr', 'config': {}, 'rounds': 3,
+            'train_seconds': {'bare': 1.0, 'DVIB_c': 2.0}, 'rank_seconds': {'bare': 1.0,
+                                                                           'DVIB_c': 1.0},
+            'train_ratio': {'DVIB_c': 2.0}, 'rank_ratio': {'DVIB_c': 1.0}}
+    (tmp_path / 'plugin_cost.json').write_text(
+        json.dumps({'data': 'synthetic', 'rows': [kept]}), encoding='utf-8')
+    monkeypatch.setattr(sys, 'argv', ['plugin_cost', '--data', 'synthetic', '--plugins', 'msi',
+                                      '--rounds', '1', '--out', str(tmp_path),
+                                      '--static', str(tmp_path)])
+    runpy.run_path(str(ROOT / 'benchmarks' / 'plugin_cost.py'), run_name='__main__')
+    rows = json.loads((tmp_path / 'plugin_cost.json').read_text(encoding='utf-8'))['rows']
+    assert rows[0] == kept  # measured with another round count, kept
+    assert (rows[1]['plugin'], rows[1]['backbone'], rows[1]['rounds']) == ('msi', 'bm3', 1)
+    assert rows[1]['train_seconds']['MSI'] > 0
