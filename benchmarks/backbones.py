@@ -6,7 +6,9 @@ values each, see ``KNOBS``), selected on validation Recall@20 with seed 2024, th
 alone tested, then retrained with the other seeds, each tested once. Each cell runs in its own
 process, so its peak memory (resident set, MiB) is its own. The plug-ins among them run on the
 backbone IBMRec's Table 2 gives them (``PLUGIN_BACKBONES``: SGFD on LATTICE, IBMRec on
-VLATTICE), whose settings the grid's learning rate and L2 weight are; their knob is their own.
+VLATTICE), whose settings the grid's learning rate and L2 weight are; their knob is their own,
+and the backbone's main knob is the value its own cell selected on the dataset (run the
+backbone's cell first; the details table names it after the selected point).
 These cells are the baselines (and IBMRec) of the papers' comparison tables that
 ``ibmrec.py --parts table2`` and ``msi.py`` compose.
 
@@ -41,6 +43,7 @@ from pathlib import Path
 from pyg_mmrec.train import half_fraction
 from pyg_mmrec.train.harness import (
     add_benchmark_arguments,
+    find_summary,
     mean_std,
     read_report,
     summarize,
@@ -109,9 +112,20 @@ def grid_for(model: str, hparams: dict) -> dict[str, list]:
     return grid
 
 
-def fixed_config(model: str) -> dict:
-    """Settings of ``model``'s cells outside the search (a plug-in's backbone)."""
-    return {'backbone': PLUGIN_BACKBONES[model]} if model in PLUGIN_BACKBONES else {}
+def fixed_config(model: str, dataset: str, report: Path) -> dict:
+    """Settings of ``model``'s cells on ``dataset`` outside the search: a plug-in's backbone,
+    at the main knob that the backbone's own cell in ``report`` selected there (a plug-in is
+    deployed on a tuned backbone, as in the DVIB and robust benchmarks, and searches the rest).
+
+    Raises:
+        ConfigError: If ``report`` holds no cell of the backbone on ``dataset`` (run it first).
+    """
+    if model not in PLUGIN_BACKBONES:
+        return {}
+    backbone = PLUGIN_BACKBONES[model]
+    selected = find_summary(report, dataset, backbone)['selected']
+    knobs = [k for k in KNOBS.get(backbone, {}) if k != 'lr']
+    return {'backbone': backbone, **{k: selected[k] for k in knobs}}
 
 
 def needs_features(model: str) -> bool:
@@ -140,12 +154,15 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
         features = bool(modalities(load_recipe(dataset, root=data_root,
                                                text_cache=TEXT_CACHE).train))
         for model in models:
-            fixed = fixed_config(model)
+            applicable = features or not needs_features(model)
+            fixed = (fixed_config(model, dataset, out / 'backbones.json') if applicable
+                     else {'backbone': PLUGIN_BACKBONES[model]} if model in PLUGIN_BACKBONES
+                     else {})
             grid = grid_for(model, get_model_class(model).hparam_defaults(fixed))
             todo.append((Cell(model, dataset, seeds,
                               grid if design == 'full' else half_fraction(grid),
                               {'epochs': max_epochs, 'patience': patience, **fixed}),
-                         features or not needs_features(model)))
+                         applicable))
     env = {**os.environ, 'OMP_NUM_THREADS': '1'} if jobs > 1 else None
 
     def work(item: tuple) -> dict:
@@ -153,6 +170,10 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
         fixed = {k: v for k, v in cell.config.items() if k == 'backbone'}
         if not applicable:  # the model needs feature matrices the dataset lacks
             return {'dataset': cell.data, 'model': cell.model, 'applicable': False, **fixed}
+        settings = {k: v for k, v in cell.config.items()
+                    if k not in ('backbone', 'epochs', 'patience')}
+        if settings:  # the backbone's knob, from its own cell
+            fixed['backbone_settings'] = settings
         print(f'== {cell.data} {cell.model}', flush=True)
         record = run_cell(cell, out / 'runs' / 'backbones' / f'{cell.data}_{cell.model}',
                           data_root=data_root, text_cache=TEXT_CACHE, isolate=True, env=env)
@@ -160,6 +181,13 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
 
     with ThreadPoolExecutor(jobs) as pool:
         return list(pool.map(work, todo))
+
+
+def backbone_settings(cell: dict) -> str:
+    """The fixed settings of a plug-in cell's backbone, as the details table shows them."""
+    settings = cell.get('backbone_settings')
+    return ('; ' + cell['backbone'] + ': ' + ', '.join(f'{k}={v}' for k, v in settings.items())
+            if settings else '')
 
 
 def summary(cells: list[dict]) -> list[str]:
@@ -229,7 +257,8 @@ def write_table(cells: list[dict]) -> str:
         lines.append(
             f"| {c['dataset']} | {label(c)} | {mean_std([t['Recall@20'] for t in tests])} "
             f"| {mean_std([t['NDCG@20'] for t in tests])} | {len(tests)} "
-            f"| {', '.join(f'{k}={v}' for k, v in c['selected'].items())} "
+            f"| {', '.join(f'{k}={v}' for k, v in c['selected'].items())}"
+            f"{backbone_settings(c)} "
             f"| {', '.join(str(s['best_epoch']) for s in c['seeds'])} "
             f"| {statistics.median(s['train_seconds_per_epoch'] for s in c['seeds']):.2f}"
             f" ({c.get('torch_threads', '?')} thr) "

@@ -163,3 +163,17 @@ def test_plugin_cost_keeps_the_rows_of_other_runs(tmp_path, monkeypatch):
     assert rows[0] == kept  # measured with another round count, kept
     assert (rows[1]['plugin'], rows[1]['backbone'], rows[1]['rounds']) == ('msi', 'bm3', 1)
     assert rows[1]['train_seconds']['MSI'] > 0
+
+
+def test_a_plugin_cell_starts_from_its_backbones_selected_knob(tmp_path):
+    from pyg_mmrec.errors import ConfigError
+
+    script = runpy.run_path(str(ROOT / 'benchmarks' / 'backbones.py'))
+    report = RESULTS / 'backbones.json'
+    lattice = script['find_summary'](report, 'tiktok', 'lattice')['selected']['knn_k']
+    assert script['fixed_config']('sgfd', 'tiktok', report) == {'backbone': 'lattice',
+                                                                'knn_k': lattice}
+    assert script['fixed_config']('lightgcn', 'tiktok', report) == {}
+    (tmp_path / 'backbones.json').write_text('{"cells": []}', encoding='utf-8')
+    with pytest.raises(ConfigError, match="'lattice' on 'tiktok'"):
+        script['fixed_config']('sgfd', 'tiktok', tmp_path / 'backbones.json')
