@@ -1,5 +1,5 @@
-"""DualGNN, BUIR and SGFD against their references on tiktok, per variant (issue 21: seed-paper
-baselines far below their published standing).
+"""DualGNN, BUIR, SGFD and InvRL against their references on tiktok, per variant (issue 21:
+seed-paper baselines far below their published standing).
 
 In the backbones benchmark DualGNN scored 0.0599 on tiktok, 0.66 of LightGCN's 0.0908, whereas
 MSI's Table 2 (Amazon Baby) has it at 0.95 of LightGCN, and its validation Recall@20 peaked
@@ -27,6 +27,9 @@ Recall@20 at that epoch, and the validation Recall@20 after the first and the la
 * ``sgfd``: SGFD on LATTICE at the point its cell selected (learning rate 1e-3, L2 weight
   1e-4, distillation weight 0.1), with LATTICE's default 10 neighbours;
 * ``sgfd_k20``: the same with 20 neighbours, the value LATTICE's cell selected;
+* ``invrl`` / ``invrl_mask_reg0``: InvRL at the point its cell selected (learning rate 1e-3,
+  L2 weight 1e-3, invariance weight 100), with its mask regulariser at 0.1 (the default) and
+  at 0;
 * ``lattice``: LATTICE at the point its cell selected (learning rate 1e-3, L2 weight 1e-3,
   20 neighbours);
 * ``lightgcn``: LightGCN at the point its cell selected, the reference.
@@ -51,6 +54,7 @@ import yaml
 
 SELECTED = {'lr': 5e-3, 'reg_weight': 1e-4, 'knn_k': 40}
 BUIR = {'lr': 1e-3, 'reg_weight': 0.0, 'momentum': 0.995}
+INVRL = {'lr': 1e-3, 'reg_weight': 1e-3, 'irm_weight': 100.0}
 SGFD = {'backbone': 'lattice', 'lr': 1e-3, 'reg_weight': 1e-4, 'kd_weight': 0.1}
 VARIANTS = {
     'selected': ('dualgnn', SELECTED, None),
@@ -64,6 +68,8 @@ VARIANTS = {
     'buir_drop0': ('buir', {**BUIR, 'drop_ratio': 0.0}, None),
     'sgfd': ('sgfd', SGFD, None),
     'sgfd_k20': ('sgfd', {**SGFD, 'knn_k': 20}, None),
+    'invrl': ('invrl', INVRL, None),
+    'invrl_mask_reg0': ('invrl', {**INVRL, 'mask_reg': 0.0}, None),
     'lattice': ('lattice', {'lr': 1e-3, 'reg_weight': 1e-3, 'knn_k': 20}, None),
     'lightgcn': ('lightgcn', {'lr': 5e-3, 'reg_weight': 1e-4, 'num_layers': 3}, None),
 }
