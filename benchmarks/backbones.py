@@ -28,13 +28,14 @@ adding or replacing its own, so the benchmark can be run in parts::
     python benchmarks/backbones.py --datasets tiktok --design half --max-epochs 100 \
         --models sgl micro invrl sgfd ibmrec buir dualgnn       # the papers' tables' new cells
     python benchmarks/backbones.py --datasets synthetic --design half --max-epochs 2 \
-        --seeds 2024 --models invrl sgfd ibmrec --out runs/bench21-smoke   # a smoke run
+        --seeds 2024 --models lattice vlattice sgfd ibmrec --out runs/bench21-smoke  # smoke
 
 Writes ``benchmarks/results/backbones.{md,json}`` and ``docs/_static/backbones_recall.png``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 from concurrent.futures import ThreadPoolExecutor
@@ -112,18 +113,22 @@ def grid_for(model: str, hparams: dict) -> dict[str, list]:
     return grid
 
 
-def fixed_config(model: str, dataset: str, report: Path) -> dict:
+def fixed_config(model: str, dataset: str, out: Path) -> dict:
     """Settings of ``model``'s cells on ``dataset`` outside the search: a plug-in's backbone,
-    at the main knob that the backbone's own cell in ``report`` selected there (a plug-in is
-    deployed on a tuned backbone, as in the DVIB and robust benchmarks, and searches the rest).
+    at the main knob that the backbone's own cell selected there (a plug-in is deployed on a
+    tuned backbone, as in the DVIB and robust benchmarks, and searches the rest). The
+    selection is read from the backbone's finished cell under ``out`` or, failing that, from
+    the report ``out/backbones.json``.
 
     Raises:
-        ConfigError: If ``report`` holds no cell of the backbone on ``dataset`` (run it first).
+        ConfigError: If neither holds the backbone's cell on ``dataset`` (run it first).
     """
     if model not in PLUGIN_BACKBONES:
         return {}
     backbone = PLUGIN_BACKBONES[model]
-    selected = find_summary(report, dataset, backbone)['selected']
+    cell = out / 'runs' / 'backbones' / f'{dataset}_{backbone}' / 'cell.json'
+    selected = (json.loads(cell.read_text(encoding='utf-8'))['selected'] if cell.is_file()
+                else find_summary(out / 'backbones.json', dataset, backbone)['selected'])
     knobs = [k for k in KNOBS.get(backbone, {}) if k != 'lr']
     return {'backbone': backbone, **{k: selected[k] for k in knobs}}
 
@@ -149,24 +154,23 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
     from pyg_mmrec.registry import get_model_class
     from pyg_mmrec.train import Cell, run_cell
 
+    def cell_of(dataset: str, model: str, applicable: bool) -> tuple:
+        fixed = (fixed_config(model, dataset, out) if applicable
+                 else {'backbone': PLUGIN_BACKBONES[model]} if model in PLUGIN_BACKBONES
+                 else {})
+        grid = grid_for(model, get_model_class(model).hparam_defaults(fixed))
+        return (Cell(model, dataset, seeds, grid if design == 'full' else half_fraction(grid),
+                     {'epochs': max_epochs, 'patience': patience, **fixed}), applicable)
+
     todo = []
     for dataset in datasets:
         features = bool(modalities(load_recipe(dataset, root=data_root,
                                                text_cache=TEXT_CACHE).train))
-        for model in models:
-            applicable = features or not needs_features(model)
-            fixed = (fixed_config(model, dataset, out / 'backbones.json') if applicable
-                     else {'backbone': PLUGIN_BACKBONES[model]} if model in PLUGIN_BACKBONES
-                     else {})
-            grid = grid_for(model, get_model_class(model).hparam_defaults(fixed))
-            todo.append((Cell(model, dataset, seeds,
-                              grid if design == 'full' else half_fraction(grid),
-                              {'epochs': max_epochs, 'patience': patience, **fixed}),
-                         applicable))
+        todo += [(dataset, model, features or not needs_features(model)) for model in models]
     env = {**os.environ, 'OMP_NUM_THREADS': '1'} if jobs > 1 else None
 
     def work(item: tuple) -> dict:
-        cell, applicable = item
+        cell, applicable = cell_of(*item)
         fixed = {k: v for k, v in cell.config.items() if k == 'backbone'}
         if not applicable:  # the model needs feature matrices the dataset lacks
             return {'dataset': cell.data, 'model': cell.model, 'applicable': False, **fixed}
@@ -179,8 +183,12 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
                           data_root=data_root, text_cache=TEXT_CACHE, isolate=True, env=env)
         return {**summarize(record), 'design': design, **fixed}
 
+    # The plug-ins start from their backbones' selections: backbones first.
+    plugins = [item for item in todo if item[1] in PLUGIN_BACKBONES]
     with ThreadPoolExecutor(jobs) as pool:
-        return list(pool.map(work, todo))
+        done = list(pool.map(work, [item for item in todo if item not in plugins]))
+    with ThreadPoolExecutor(jobs) as pool:
+        return done + list(pool.map(work, plugins))
 
 
 def backbone_settings(cell: dict) -> str:

@@ -169,11 +169,17 @@ def test_a_plugin_cell_starts_from_its_backbones_selected_knob(tmp_path):
     from pyg_mmrec.errors import ConfigError
 
     script = runpy.run_path(str(ROOT / 'benchmarks' / 'backbones.py'))
-    report = RESULTS / 'backbones.json'
-    lattice = script['find_summary'](report, 'tiktok', 'lattice')['selected']['knn_k']
-    assert script['fixed_config']('sgfd', 'tiktok', report) == {'backbone': 'lattice',
-                                                                'knn_k': lattice}
-    assert script['fixed_config']('lightgcn', 'tiktok', report) == {}
+    fixed_config = script['fixed_config']
+    lattice = script['find_summary'](RESULTS / 'backbones.json', 'tiktok',
+                                     'lattice')['selected']['knn_k']
+    assert fixed_config('sgfd', 'tiktok', RESULTS) == {'backbone': 'lattice', 'knn_k': lattice}
+    assert fixed_config('lightgcn', 'tiktok', RESULTS) == {}
     (tmp_path / 'backbones.json').write_text('{"cells": []}', encoding='utf-8')
     with pytest.raises(ConfigError, match="'lattice' on 'tiktok'"):
-        script['fixed_config']('sgfd', 'tiktok', tmp_path / 'backbones.json')
+        fixed_config('sgfd', 'tiktok', tmp_path)
+    # a finished backbone cell is read before the report is written
+    cell = tmp_path / 'runs' / 'backbones' / 'tiktok_lattice' / 'cell.json'
+    cell.parent.mkdir(parents=True)
+    cell.write_text(json.dumps({'selected': {'lr': 0.005, 'reg_weight': 0.0, 'knn_k': 7}}),
+                    encoding='utf-8')
+    assert fixed_config('sgfd', 'tiktok', tmp_path) == {'backbone': 'lattice', 'knn_k': 7}
