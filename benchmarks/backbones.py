@@ -154,14 +154,6 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
     from pyg_mmrec.registry import get_model_class
     from pyg_mmrec.train import Cell, run_cell
 
-    def cell_of(dataset: str, model: str, applicable: bool) -> tuple:
-        fixed = (fixed_config(model, dataset, out) if applicable
-                 else {'backbone': PLUGIN_BACKBONES[model]} if model in PLUGIN_BACKBONES
-                 else {})
-        grid = grid_for(model, get_model_class(model).hparam_defaults(fixed))
-        return (Cell(model, dataset, seeds, grid if design == 'full' else half_fraction(grid),
-                     {'epochs': max_epochs, 'patience': patience, **fixed}), applicable)
-
     todo = []
     for dataset in datasets:
         features = bool(modalities(load_recipe(dataset, root=data_root,
@@ -170,18 +162,24 @@ def run_cells(datasets: list[str], models: list[str], seeds: list[int], max_epoc
     env = {**os.environ, 'OMP_NUM_THREADS': '1'} if jobs > 1 else None
 
     def work(item: tuple) -> dict:
-        cell, applicable = cell_of(*item)
-        fixed = {k: v for k, v in cell.config.items() if k == 'backbone'}
+        dataset, model, applicable = item
         if not applicable:  # the model needs feature matrices the dataset lacks
-            return {'dataset': cell.data, 'model': cell.model, 'applicable': False, **fixed}
-        settings = {k: v for k, v in cell.config.items()
-                    if k not in ('backbone', 'epochs', 'patience')}
-        if settings:  # the backbone's knob, from its own cell
-            fixed['backbone_settings'] = settings
-        print(f'== {cell.data} {cell.model}', flush=True)
-        record = run_cell(cell, out / 'runs' / 'backbones' / f'{cell.data}_{cell.model}',
+            return {'dataset': dataset, 'model': model, 'applicable': False,
+                    **({'backbone': PLUGIN_BACKBONES[model]} if model in PLUGIN_BACKBONES
+                       else {})}
+        fixed = fixed_config(model, dataset, out)
+        grid = grid_for(model, get_model_class(model).hparam_defaults(fixed))
+        cell = Cell(model, dataset, seeds, grid if design == 'full' else half_fraction(grid),
+                    {'epochs': max_epochs, 'patience': patience, **fixed})
+        print(f'== {dataset} {model}', flush=True)
+        record = run_cell(cell, out / 'runs' / 'backbones' / f'{dataset}_{model}',
                           data_root=data_root, text_cache=TEXT_CACHE, isolate=True, env=env)
-        return {**summarize(record), 'design': design, **fixed}
+        entry = {**summarize(record), 'design': design}
+        if fixed:  # a plug-in: its backbone, at the knob from the backbone's own cell
+            entry['backbone'] = fixed.pop('backbone')
+            if fixed:
+                entry['backbone_settings'] = fixed
+        return entry
 
     # The plug-ins start from their backbones' selections: backbones first.
     plugins = [item for item in todo if item[1] in PLUGIN_BACKBONES]

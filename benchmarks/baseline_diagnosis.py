@@ -49,8 +49,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-
-import yaml
+import functools
 
 SELECTED = {'lr': 5e-3, 'reg_weight': 1e-4, 'knn_k': 40}
 BUIR = {'lr': 1e-3, 'reg_weight': 0.0, 'momentum': 0.995}
@@ -59,9 +58,9 @@ SGFD = {'backbone': 'lattice', 'lr': 1e-3, 'reg_weight': 1e-4, 'kd_weight': 0.1}
 VARIANTS = {
     'selected': ('dualgnn', SELECTED, None),
     'lr1e-4': ('dualgnn', {**SELECTED, 'lr': 1e-4}, None),
-    'image': ('dualgnn', SELECTED, ['image']),
-    'audio': ('dualgnn', SELECTED, ['audio']),
-    'image_lr1e-4': ('dualgnn', {**SELECTED, 'lr': 1e-4}, ['image']),
+    'image': ('dualgnn', SELECTED, ('image',)),
+    'audio': ('dualgnn', SELECTED, ('audio',)),
+    'image_lr1e-4': ('dualgnn', {**SELECTED, 'lr': 1e-4}, ('image',)),
     'frozen_mlp': ('dualgnn', SELECTED, None),
     'buir': ('buir', BUIR, None),
     'buir_drop0.2': ('buir', {**BUIR, 'drop_ratio': 0.2}, None),
@@ -75,15 +74,21 @@ VARIANTS = {
 }
 
 
+@functools.cache
+def tiktok(root: str | None, keep: tuple[str, ...] | None):
+    """The tiktok splits with the modalities ``keep`` (all: :obj:`None`), loaded once."""
+    from pyg_mmrec.data import load_recipe
+    return load_recipe('tiktok', root=root, keep_modalities=list(keep) if keep else None)
+
+
 def run(variant: str, seed: int, max_epochs: int, patience: int, extra: dict, root: str | None
         ) -> tuple[int, float, float, float, float]:
     """``(best epoch counted from 1, its validation Recall@20, its test Recall@20, first and
     last validation Recall@20)`` of one variant."""
-    from pyg_mmrec.data import load_recipe
     from pyg_mmrec.train import make_trainer
 
     model, hparams, keep = VARIANTS[variant]
-    splits = load_recipe('tiktok', root=root, keep_modalities=keep)
+    splits = tiktok(root, keep)
     config = {'threads': 1, 'progress': False, 'seed': seed, 'epochs': max_epochs,
               'patience': patience, **hparams, **extra}
     trainer = make_trainer(model, splits, config)
@@ -105,10 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a setting added to every variant (YAML value)')
     args = parser.parse_args(argv)
-    extra = {}
-    for item in args.set:
-        key, _, value = item.partition('=')
-        extra[key] = yaml.safe_load(value)
+    from pyg_mmrec.train import parse_overrides
+    extra = parse_overrides(args.set)
 
     print(f"{'variant':<12} {'seed':>5} {'epoch':>6} {'val R@20':>9} {'test R@20':>10} "
           f"{'val first':>10} {'val last':>9}")

@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import statistics
 
-import yaml
-
 VARIANTS = {
     'lattice_k20': ('lattice', {'knn_k': 20}),
     'lattice_k10': ('lattice', {'knn_k': 10}),
@@ -71,10 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a setting added to every variant (YAML value)')
     args = parser.parse_args(argv)
-    extra = {}
-    for item in args.set:
-        key, _, value = item.partition('=')
-        extra[key] = yaml.safe_load(value)
+    from pyg_mmrec.train import parse_overrides
+    extra = parse_overrides(args.set)
 
     from pyg_mmrec.data import load_recipe
     splits = load_recipe('synthetic')
