@@ -189,8 +189,10 @@ class Worker:
 
 
 def commit_of(tree: Path) -> str:
-    return subprocess.run(['git', '-C', str(tree), 'rev-parse', '--short', 'HEAD'],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    """The checkout's commit, with ``-dirty`` when its tracked files differ from it."""
+    return subprocess.run(['git', '-C', str(tree), 'describe', '--always', '--dirty',
+                           '--abbrev=7'], capture_output=True, text=True, check=True
+                          ).stdout.strip()
 
 
 def median_ratio(runs: dict, command: str, start: int) -> float:
@@ -286,7 +288,8 @@ def format_report(report: dict) -> str:
     if 'commits' in report:
         commits = report['commits']
         lines = [f"# Speed against {commits['before']}", '',
-                 f"This checkout ({commits['new']}) against {commits['before']}, one intra-op "
+                 f"This checkout ({commits['new']}) against {commits['before']} (rows kept "
+                 'from an earlier comparison name theirs in the last column), one intra-op '
                  f"thread each, interleaved over {report['rounds']} rounds (one training "
                  'epoch, then one validation pass, of each per round) after a first epoch '
                  '(shown apart). Seconds are medians; ratios are the medians of the per-round '
@@ -294,8 +297,8 @@ def format_report(report: dict) -> str:
                  'loss and validation Recall@20 are equal in the two checkouts.', '',
                  '| data | model | epoch new (s) | epoch before (s) | ratio | first epoch ratio '
                  '| validation new (s) | validation before (s) | ratio | peak MiB new / before '
-                 '| same results |',
-                 '|---|---|---|---|---|---|---|---|---|---|---|']
+                 '| same results | new vs before |',
+                 '|---|---|---|---|---|---|---|---|---|---|---|---|']
         for row in rows:
             if 'skipped' in row:
                 continue
@@ -304,7 +307,8 @@ def format_report(report: dict) -> str:
                 f"| {row['data']} | {row['label']} | {new['train']:.3f} | {before['train']:.3f} "
                 f"| {ratio['train']:.2f} | {ratio['first_epoch']:.2f} | {new['eval']:.3f} | "
                 f"{before['eval']:.3f} | {ratio['eval']:.2f} | {row['peak_mib']['new']:.0f} / "
-                f"{row['peak_mib']['before']:.0f} | {'yes' if row['same_results'] else 'NO'} |")
+                f"{row['peak_mib']['before']:.0f} | {'yes' if row['same_results'] else 'NO'} | "
+                f"{row['commits']['new']} vs {row['commits']['before']} |")
     else:
         lines = ['# Speed and memory of every model', '',
                  f"{commits_line(report)}, one intra-op thread, every model at its defaults "
@@ -383,11 +387,15 @@ def main() -> None:
                 row.setdefault('commit', report.get('commit'))
             report['commit'] = commit_of(ROOT)
         else:
+            for row in report['rows']:  # the rows kept from earlier runs keep their commits
+                row.setdefault('commits', report.get('commits'))
             report['commits'] = {'new': commit_of(ROOT), 'before': commit_of(args.reference)}
         for data in args.data:
             for row in measure(args.models, data, args.reference and args.reference.resolve(),
                                args.rounds, args.data_root):
                 row['commit'] = commit_of(ROOT)
+                if args.reference is not None:
+                    row['commits'] = report['commits']
                 keys = [(r['data'], r['label']) for r in report['rows']]
                 if (row['data'], row['label']) in keys:  # in place: the table keeps its order
                     report['rows'][keys.index((row['data'], row['label']))] = row

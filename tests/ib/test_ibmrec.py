@@ -64,6 +64,21 @@ def test_shared_passes_change_neither_loss_nor_gradients(backbone, tiny_splits, 
             assert torch.allclose(got[key], expected[key], rtol=1e-4, atol=1e-7), key
 
 
+def test_reference_pass_propagates_the_user_item_graph_once(tiny_splits):
+    # VLATTICE's reference pass differs from the masked one in the item graph's weights only:
+    # the user-item propagation, which reads H, is shared (no hook perturbs H here).
+    model = build(tiny_splits, 'vlattice')
+    calls = []
+    model.backbone.conv.register_forward_hook(lambda *_: calls.append(1))
+    model.loss(tiny_splits.train, *BATCH)
+    assert len(calls) == 1
+    with model.backbone.share_passes():  # under another hook of H, not shared
+        model.backbone.encode(tiny_splits.train)
+        with model.backbone.perturb_hidden(lambda h: h + 1):
+            model.backbone.encode(tiny_splits.train)
+    assert len(calls) == 3
+
+
 def test_second_stage_switch_keeps_the_hsic_term_alone(tiny_splits):
     both, hsic_only = build(tiny_splits, 'vbpr'), build(tiny_splits, 'vbpr', second_stage=False)
     assert hsic_only.stages() == [] and [s.name for s in both.stages()] == ['infonce']

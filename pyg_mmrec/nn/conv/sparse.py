@@ -1,12 +1,15 @@
 """Sparse-dense products shared by the propagation layers."""
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from collections import OrderedDict
 
 import torch
 from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import coalesce, spmm, to_torch_csr_tensor
+from torch_geometric.utils import index_sort, scatter, spmm
+from torch_geometric.utils.sparse import index2ptr
 
 from pyg_mmrec.utils import quiet_sparse_csr
 
@@ -72,6 +75,46 @@ def constant_spmm(adj: Tensor, x: Tensor, symmetric: bool = False) -> Tensor:
     return _SpMM.apply(adj, x, symmetric)
 
 
+@dataclasses.dataclass
+class _Pattern:
+    """How the edges of an edge list map onto the entries of its CSR adjacency ``adj_t``."""
+    version: int  # the edge list's version counter when the pattern was computed
+    num_nodes: int
+    ptr: Tensor
+    col: Tensor
+    perm: Tensor  # entry order: edge_weight[perm] lists the weights row by row
+    merge: Tensor | None  # for each sorted edge, its entry (None: no duplicate edges)
+
+
+#: The CSR patterns of the live edge lists given to :func:`adjacency_of`, by ``id``; an
+#: entry is dropped when its edge list is freed.
+_PATTERNS: dict[int, _Pattern] = {}
+
+
+def _pattern(edge_index: Tensor, num_nodes: int) -> _Pattern:
+    # The steps of torch_geometric.utils.coalesce on the flipped edge list, kept so that later
+    # calls only gather (and, with duplicates, sum) the weights: the same operations on the
+    # same values, hence the same entries bit for bit.
+    hit = _PATTERNS.get(id(edge_index))
+    if hit is not None and hit.version == edge_index._version and hit.num_nodes == num_nodes:
+        return hit
+    index = edge_index.flip(0)
+    key, perm = index_sort(index[0] * num_nodes + index[1], max_value=num_nodes * num_nodes)
+    index = index[:, perm]
+    first = torch.ones_like(key, dtype=torch.bool)
+    first[1:] = key[1:] > key[:-1]
+    merge = None
+    if not first.all():
+        index = index[:, first]
+        merge = torch.arange(key.numel(), device=key.device) - (~first).cumsum(0)
+    pattern = _Pattern(edge_index._version, num_nodes, index2ptr(index[0], num_nodes),
+                       index[1], perm, merge)
+    if hit is None:
+        weakref.finalize(edge_index, _PATTERNS.pop, id(edge_index), None)
+    _PATTERNS[id(edge_index)] = pattern
+    return pattern
+
+
 def adjacency_of(edge_index: Tensor, edge_weight: OptTensor, num_nodes: int
                  ) -> tuple[Tensor, OptTensor]:
     r"""The sparse CSR adjacency ``adj_t`` of an edge list (``adj_t[i, j]`` is the weight of
@@ -79,13 +122,20 @@ def adjacency_of(edge_index: Tensor, edge_weight: OptTensor, num_nodes: int
     its values in the adjacency's order as a separate differentiable tensor (``None``
     otherwise) to pass to :func:`adjacency_spmm`. The adjacency itself holds detached values:
     PyTorch's backward through the values of a CSR tensor forms a dense
-    :math:`N \times N` gradient."""
-    index, values = coalesce(edge_index.flip(0), edge_weight, num_nodes)
-    if values is None:
-        values = torch.ones(index.size(1), device=index.device)
-    with quiet_sparse_csr():
-        adj_t = to_torch_csr_tensor(index, values.detach(), size=(num_nodes, num_nodes),
-                                    is_coalesced=True)
+    :math:`N \times N` gradient.
+
+    The sorting of the edges into the adjacency's order is done once per edge list (kept
+    while the tensor lives and is not modified in place): a learned or masked graph keeps its
+    edges from batch to batch and only its weights change. The adjacency's index tensors are
+    then the same from call to call, so its :func:`transposed` pattern is also reused."""
+    pattern = _pattern(edge_index, num_nodes)
+    if edge_weight is None:  # as coalesce: a duplicated edge without weights weighs 1
+        values = torch.ones(pattern.col.numel(), device=edge_index.device)
+    else:
+        values = edge_weight[pattern.perm]
+        if pattern.merge is not None:
+            values = scatter(values, pattern.merge, 0, pattern.col.numel(), reduce='sum')
+    adj_t = csr(pattern.ptr, pattern.col, values.detach(), (num_nodes, num_nodes))
     return adj_t, values if values.requires_grad else None
 
 

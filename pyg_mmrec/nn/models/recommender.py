@@ -202,7 +202,7 @@ class Recommender(torch.nn.Module):
         self._feature_hook: Callable[[str, Tensor], Tensor] | None = None
         self._adj_key: tuple | None = None
         self._adj: Tensor | None = None
-        self._shared: dict[str, Any] | None = None
+        self._shared: dict[Any, Any] | None = None
 
     @classmethod
     def hparam_defaults(cls, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -381,7 +381,7 @@ class Recommender(torch.nn.Module):
         finally:
             self._shared = previous
 
-    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
+    def shared(self, key: str, compute: Callable[[], Any], reads_hidden: bool = False) -> Any:
         r"""``compute()``, or inside :meth:`share_passes` its output from an earlier forward
         pass of the block under the same ``key``. Subclasses mark with it the parts of
         :meth:`encode` that do not depend on the hidden layer :math:`\mathbf{H}` (everything
@@ -389,9 +389,14 @@ class Recommender(torch.nn.Module):
         on the weights returned by :meth:`item_graph_weight` (which a hook may change), draw
         no random numbers and are differentiated alike in every pass (not a cache that the
         first pass fills with gradients and later passes read detached), so that reusing them
-        changes neither a result nor the random stream."""
+        changes neither a result nor the random stream. A part that reads :math:`\mathbf{H}`
+        (``reads_hidden``) is shared only between passes under the same hook of
+        :meth:`perturb_hidden` (IBMRec's masked and reference passes, none), never between
+        DVIB's clean and perturbed ones."""
         if self._shared is None:
             return compute()
+        if reads_hidden:
+            key = (key, self._hidden_hook)
         if key not in self._shared:
             self._shared[key] = compute()
         return self._shared[key]

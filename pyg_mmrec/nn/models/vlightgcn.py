@@ -54,6 +54,9 @@ class VLightGCN(VBPR):
         self.conv = LightGCNConv(num_layers, normalize=False)
 
     def encode(self, data: HeteroData) -> Encoded:
+        return self.shared('propagated', lambda: self._propagate(data), reads_hidden=True)
+
+    def _propagate(self, data: HeteroData) -> Encoded:
         ego = super().encode(data)  # VBPR's [P ‖ C] and [Q ‖ Z] are the layer-0 states
         out = self.conv(torch.cat([ego.user, ego.item]), self.adjacency(data))
         return dataclasses.replace(ego, user=out[:self.num_users], item=out[self.num_users:])

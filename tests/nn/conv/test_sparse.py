@@ -1,7 +1,11 @@
+import gc
+
+import pytest
 import torch
+from torch_geometric.utils import coalesce, to_torch_csr_tensor
 
 import pyg_mmrec.nn.conv.sparse as sparse
-from pyg_mmrec.nn.conv.sparse import adjacency_spmm, csr, transposed, weighted_spmm
+from pyg_mmrec.nn.conv.sparse import adjacency_of, adjacency_spmm, csr, transposed, weighted_spmm
 
 
 def random_csr(rows: int, cols: int, seed: int) -> torch.Tensor:
@@ -58,3 +62,50 @@ def test_propagation_layers_take_the_cached_transpose(monkeypatch):
     x = torch.randn(40, 8, requires_grad=True)
     ItemItemConv(2, normalize=False)(x, adj).sum().backward()
     assert len(seen) == 2  # one transposed product per layer in the backward pass
+
+
+def coalesced_adjacency(edge_index, edge_weight, num_nodes):
+    """adjacency_of's result computed afresh with PyG's coalesce (the independent reference)."""
+    index, values = coalesce(edge_index.flip(0), edge_weight, num_nodes)
+    values = torch.ones(index.size(1)) if values is None else values
+    return to_torch_csr_tensor(index, values.detach(), size=(num_nodes, num_nodes),
+                               is_coalesced=True), values
+
+
+@pytest.mark.parametrize('duplicates', [False, True])
+@pytest.mark.parametrize('weighted', [False, True])
+def test_adjacency_of_equals_coalescing_every_call_bit_for_bit(duplicates, weighted):
+    gen = torch.Generator().manual_seed(3)
+    edge_index = torch.randint(0, 30, (2, 300), generator=gen)
+    if not duplicates:
+        edge_index = coalesce(edge_index, None, 30)[0]
+        edge_index = edge_index[:, torch.randperm(edge_index.size(1), generator=gen)]
+    first = None
+    for _ in range(3):  # new weights on the same edges, as a mask draws them every step
+        weight = torch.rand(edge_index.size(1), generator=gen).requires_grad_() if weighted \
+            else None
+        adj, values = adjacency_of(edge_index, weight, 30)
+        expected, expected_values = coalesced_adjacency(edge_index, weight, 30)
+        assert same_csr(adj, expected)
+        assert (values is None) == (not weighted)
+        if weighted:
+            assert torch.equal(values, expected_values)
+            # the gradient reaches the edges of a merged entry each
+            values.sum().backward()
+            assert torch.equal(weight.grad, torch.ones_like(weight))
+        first = adj if first is None else first
+        # the sorted pattern is reused: the same index storage, call after call
+        assert adj.col_indices().data_ptr() == first.col_indices().data_ptr()
+
+
+def test_adjacency_pattern_follows_its_edge_list():
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    adj, _ = adjacency_of(edge_index, None, 3)
+    assert id(edge_index) in sparse._PATTERNS
+    edge_index[1, 0] = 2  # edited in place: sorted again
+    assert same_csr(adjacency_of(edge_index, None, 3)[0],
+                    coalesced_adjacency(edge_index, None, 3)[0])
+    key = id(edge_index)
+    del edge_index, adj
+    gc.collect()
+    assert key not in sparse._PATTERNS  # freed with its edge list
