@@ -147,8 +147,17 @@ def format_report(report: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def report_stem(args) -> str:
+    """The report's file name: ``robust``, with the dataset and the methods' settings."""
+    from pyg_mmrec.train.config import parse_overrides
+    tag = ''.join(f'_{k}={v}' for k, v in parse_overrides(args.method_set).items())
+    return 'robust' + ('' if args.data == 'tiktok' else f'_{args.data}') + tag
+
+
 def run_all(args) -> dict:
-    """Runs every cell the arguments ask for; returns the report's data."""
+    """Runs every cell the arguments ask for, writing the report as each finishes (a long
+    run shows its finished rows; a rerun resumes the cells from their folders); returns the
+    report's data."""
     from pyg_mmrec.data import load_recipe
     from pyg_mmrec.train.config import parse_overrides
 
@@ -179,6 +188,7 @@ def run_all(args) -> dict:
                                    {**configs[backbone], **extra, **point}, folder)
                 report['rows'].append({'backbone': backbone, 'method': method,
                                        'variant': variant, 'records': records})
+                write_report(args.out, report_stem(args), report, format_report(report))
     return report
 
 
@@ -203,9 +213,7 @@ def main() -> None:
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
 
-    from pyg_mmrec.train.config import parse_overrides
-    tag = ''.join(f'_{k}={v}' for k, v in parse_overrides(args.method_set).items())
-    stem = 'robust' + ('' if args.data == 'tiktok' else f'_{args.data}') + tag
+    stem = report_stem(args)
     report = read_report(args.out, stem) if args.report_only else run_all(args)
     table = format_report(report)
     write_report(args.out, stem, report, table)
