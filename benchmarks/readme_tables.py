@@ -168,6 +168,25 @@ def speed_table() -> list[str]:
     return lines
 
 
+def speed_mmrec_table() -> list[str]:
+    """Ours ÷ MMRec per training epoch and validation pass of every model MMRec also
+    implements, one column pair per dataset of the speed_mmrec report."""
+    rows = json.loads((RESULTS / 'speed_mmrec.json').read_text(encoding='utf-8'))['rows']
+    datasets = list(dict.fromkeys(r['data'] for r in rows))
+    by = {(r['data'], r['label']): r for r in rows}
+
+    def cells(data: str, label: str) -> str:
+        row = by.get((data, label))
+        if row is None or 'skipped' in row:
+            return '– | –'
+        return f"{row['ratio']['train']:.2f} | {row['ratio']['eval']:.2f}"
+    lines = ['| model | ' + ' | '.join(f'{d} epoch | {d} validation' for d in datasets) + ' |',
+             '|---|' + '---|---|' * len(datasets)]
+    for label in dict.fromkeys(r['label'] for r in rows):
+        lines.append(f'| {label} | ' + ' | '.join(cells(d, label) for d in datasets) + ' |')
+    return lines
+
+
 def concurrency_table() -> list[str]:
     """The slowest of N concurrent jobs against the ideal, per model and thread policy."""
     report = json.loads((RESULTS / 'concurrency.json').read_text(encoding='utf-8'))
@@ -193,6 +212,7 @@ TABLES = {
         'model', 'synthetic', 'ml-100k-text', 'tiktok', 'amazon-baby']),
     'dvib': dvib_table,
     'speed': speed_table,
+    'speed_mmrec': speed_mmrec_table,
     'concurrency': concurrency_table,
 }
 

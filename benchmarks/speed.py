@@ -21,8 +21,25 @@ not the seconds themselves); the report adds the medians of the per-round ratios
 and whether the two checkouts computed the same losses and validation scores epoch by epoch
 (faster, not different).
 
-Writes ``<out>/speed.{md,json}`` (``speed_reference.{md,json}`` with ``--reference``), keeping
-the rows of other models and datasets; ``--report-only`` rebuilds the Markdown from the JSON.
+With ``--mmrec`` (a checkout of `MMRec <https://github.com/enoche/MMRec>`_, the field's
+reference toolbox, run from its ``src`` folder on the same data files), the second worker
+trains MMRec's own implementation of the model instead (:data:`MMREC_MODELS`; at the first
+point of MMRec's grid, as its ``main.py`` runs first, with the layers, dropout and neighbours of
+our defaults, so that both do the same work; seed 999): an epoch is
+what MMRec's ``Trainer.fit`` does per epoch (``pre_epoch_processing``, ``_train_epoch``, the
+learning-rate scheduler, ``post_epoch_processing``), a validation pass its ``_valid_epoch``.
+The report gives ours ÷ MMRec's and each side's validation Recall@20 after the last round
+(their learning rates and regularisation differ: a check that both train, not a comparison of
+accuracy). MMRec needs
+``pandas``; its modules for end-to-end image training (``torchvision``, ``lmdb``) are replaced
+by empty stand-ins when missing, and the worker restores the NumPy and SciPy names its code
+predates (``np.float``, ``dok_matrix._update``). MMRec knows image and text features only:
+tiktok's audio features are given to it as its text features.
+
+Writes ``<out>/speed.{md,json}`` (``speed_reference.{md,json}`` with ``--reference``;
+``speed_mmrec.{md,json}`` and the figure ``docs/_static/speed_mmrec_ratios.png`` with
+``--mmrec``), keeping the rows of other models and datasets; ``--report-only`` rebuilds the
+Markdown from the JSON.
 
 Usage::
 
@@ -31,6 +48,8 @@ Usage::
     git worktree add --detach ../before <commit>
     python benchmarks/speed.py --reference ../before --models vbpr freedom --rounds 3
     python benchmarks/speed.py --report-only [--reference ../before]
+    git clone https://github.com/enoche/MMRec ../MMRec && pip install pandas
+    python benchmarks/speed.py --mmrec ../MMRec --models lightgcn vbpr mmgcn --rounds 3
 """
 from __future__ import annotations
 
@@ -41,10 +60,12 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from pyg_mmrec.registry import registered
 from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +79,31 @@ VARIANTS = {
     'dvib-selfcf': ('dvib', {'backbone': 'selfcf'}),
     'ibmrec-vbpr': ('ibmrec', {'backbone': 'vbpr'}),
     'ibmrec-vlightgcn': ('ibmrec', {'backbone': 'vlightgcn'}),
+}
+#: Our model -> (MMRec's name for it, our hyper-parameters -> MMRec's settings of the same
+#: structure): MMRec runs at those of our defaults (layers, dropout, neighbours), so that both
+#: sides do the same work. DualGNN is left out: MMRec reads a user graph that its
+#: preprocessing scripts write.
+MMREC_MODELS = {
+    'bprmf': ('BPR', {}),
+    'lightgcn': ('LightGCN', {'num_layers': 'n_layers'}),
+    'selfcf': ('SELFCFED_LGN', {'num_layers': 'n_layers', 'dropout': 'dropout'}),
+    'layergcn': ('LayerGCN', {'num_layers': 'n_layers', 'dropout': 'dropout'}),
+    'vbpr': ('VBPR', {}),
+    'mmgcn': ('MMGCN', {'num_layers': 'n_layers'}),
+    'grcn': ('GRCN', {'num_layers': 'n_layers'}),
+    'lattice': ('LATTICE', {'item_layers': 'n_layers', 'knn_k': 'knn_k'}),
+    'freedom': ('FREEDOM', {'num_layers': 'n_ui_layers', 'item_layers': 'n_mm_layers',
+                            'knn_k': 'knn_k', 'dropout': 'dropout'}),
+    'bm3': ('BM3', {'num_layers': 'n_layers', 'dropout': 'dropout'}),
+    'itemknn_cbf': ('ItemKNNCBF', {}),
+}
+#: Our dataset -> (its folder under the data root, MMRec's settings for its files).
+MMREC_DATA = {
+    'tiktok': ('tiktok', {'inter_file_name': 'tiktok.inter',
+                          'vision_feature_file': 'image_feat.npy',
+                          'text_feature_file': 'audio_feat.npy'}),
+    'amazon-baby': ('amazon-baby', {'inter_file_name': 'baby.inter'}),
 }
 SLOWEST = 10  # models whose profile the report shows, per dataset
 PHASES = ('sampling', 'propagation', 'loss', 'forward', 'backward', 'optimiser', 'stages',
@@ -103,6 +149,103 @@ def worker(model: str, config: dict, data: str, root: str | None) -> None:
             trainer.epoch += 1
         else:
             answer = {'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        print(json.dumps(answer), file=out, flush=True)
+
+
+def mmrec_worker(src: str, model: str, aligned: dict, data: str, root: str | None) -> None:
+    """The worker process of MMRec's ``model`` with the settings ``aligned`` (see
+    :data:`MMREC_MODELS`), answering the commands ``train``, ``eval`` and ``peak`` like
+    :func:`worker`."""
+    import importlib.machinery
+    import logging
+    import resource
+    import types
+
+    import numpy as np
+    import scipy.sparse as sp
+    import torch
+
+    from pyg_mmrec.data import data_root
+
+    for name in ('torchvision', 'torchvision.transforms', 'torchvision.transforms.functional',
+                 'lmdb'):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            stand_in = types.ModuleType(name)
+            stand_in.__spec__ = importlib.machinery.ModuleSpec(name, None)
+            sys.modules[name] = stand_in
+    sys.modules['torchvision'].transforms = sys.modules['torchvision.transforms']
+    functional = sys.modules['torchvision.transforms'].functional = \
+        sys.modules['torchvision.transforms.functional']
+    functional.pad = getattr(functional, 'pad', None)
+    functional.resize = getattr(functional, 'resize', None)
+    if not hasattr(np, 'float'):  # removed in NumPy 1.24
+        np.float = float  # noqa: NPY001 (the alias MMRec's metrics read)
+    if not hasattr(sp.dok_matrix, '_update'):  # removed in SciPy 1.12
+        sp.dok_matrix._update = lambda self, entries: [self.__setitem__(k, v)
+                                                       for k, v in entries.items()]
+    torch.set_num_threads(1)
+    logging.disable(logging.INFO)
+    out = sys.stdout
+    sys.stdout = sys.stderr
+    folder, settings = MMREC_DATA[data]
+    sys.path.insert(0, src)
+    from utils.configurator import Config
+    from utils.dataloader import EvalDataLoader, TrainDataLoader
+    from utils.dataset import RecDataset
+    from utils.utils import get_model, get_trainer, init_seed
+
+    def fails(error: Exception) -> dict:  # MMRec's own failure, answered as the row's reason
+        return {'error': f'{type(error).__name__}: {error}'.splitlines()[0]}
+
+    try:
+        config = Config(model, folder, {'use_gpu': False, 'seed': 999,
+                                        'data_path': f'{data_root(root)}/',
+                                        'USER_ID_FIELD': 'userID', 'ITEM_ID_FIELD': 'itemID',
+                                        **settings})
+        for name in config['hyper_parameters']:  # the first point of its grid, as main.py runs
+            if isinstance(config[name], list):
+                config[name] = config[name][0]
+        for name, value in aligned.items():
+            config[name] = value
+        dataset = RecDataset(config)
+        train, valid, _ = dataset.split()
+        for part in (dataset, train, valid):
+            str(part)  # its quick_start logs them, which sets their interaction counts
+        train_data = TrainDataLoader(config, train, batch_size=config['train_batch_size'],
+                                     shuffle=True)
+        valid_data = EvalDataLoader(config, valid, additional_dataset=train,
+                                    batch_size=config['eval_batch_size'])
+        init_seed(config['seed'])
+        train_data.pretrain_setup()
+        recommender = get_model(config['model'])(config, train_data).to(config['device'])
+        trainer = get_trainer()(config, recommender)
+    except Exception as error:  # e.g. a model whose code needs CUDA or fails to import
+        print(json.dumps(fails(error)), file=out, flush=True)
+        return
+    print(json.dumps({'ready': True}), file=out, flush=True)
+    epoch = 0
+    for line in sys.stdin:
+        command = json.loads(line)['command']
+        start = time.perf_counter()
+        try:
+            if command == 'train':  # what Trainer.fit does per epoch, before its evaluation
+                recommender.pre_epoch_processing()
+                loss, _ = trainer._train_epoch(train_data, epoch)
+                trainer.lr_scheduler.step()
+                recommender.post_epoch_processing()
+                answer = {'seconds': time.perf_counter() - start,
+                          'loss': float(sum(loss) if isinstance(loss, tuple) else loss)}
+                epoch += 1
+            elif command == 'eval':
+                _, result = trainer._valid_epoch(valid_data)
+                answer = {'seconds': time.perf_counter() - start,
+                          'recall': result['recall@20']}
+            else:
+                answer = {'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        except Exception as error:  # e.g. a .cuda() call in its loss
+            answer = fails(error)
         print(json.dumps(answer), file=out, flush=True)
 
 
@@ -161,15 +304,27 @@ def profile_epoch(trainer) -> dict:
     return seconds
 
 
+class WorkerError(RuntimeError):
+    """A worker's answer that its model failed (the message says how)."""
+
+
 class Worker:
-    """A worker process importing ``pyg_mmrec`` from ``tree``."""
-    def __init__(self, tree: Path, model: str, config: dict, data: str, root: str | None):
+    """A worker process: of ``pyg_mmrec`` imported from the checkout ``tree``
+    (:func:`worker`), or with ``mmrec`` (an MMRec checkout) of MMRec's model ``mmrec_model``
+    (its name and settings; :func:`mmrec_worker`, run in MMRec's ``src`` folder, where its
+    configuration files are read from)."""
+    def __init__(self, tree: Path, model: str, config: dict, data: str, root: str | None,
+                 mmrec: Path | None = None, mmrec_model: tuple[str, dict] | None = None):
         env = {**os.environ, 'PYTHONPATH': str(tree), 'OMP_NUM_THREADS': '1',
                'MKL_NUM_THREADS': '1'}
+        if mmrec is None:
+            args, cwd = ['--worker', json.dumps([model, config, data, root])], tree
+        else:
+            cwd = mmrec / 'src'
+            args = ['--mmrec-worker', json.dumps([str(cwd), *mmrec_model, data, root])]
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), '--worker',
-             json.dumps([model, config, data, root])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=tree)
+            [sys.executable, str(Path(__file__).resolve()), *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd)
         self.error = self._read().get('error')  # why the model cannot run here, if it cannot
 
     def _read(self) -> dict:
@@ -179,9 +334,13 @@ class Worker:
         return json.loads(line)
 
     def ask(self, command: str) -> dict:
+        """The answer to ``command``; raises :class:`WorkerError` if the model failed."""
         self.process.stdin.write(json.dumps({'command': command}) + '\n')
         self.process.stdin.flush()
-        return self._read()
+        answer = self._read()
+        if 'error' in answer:
+            raise WorkerError(answer['error'])
+        return answer
 
     def close(self) -> None:
         self.process.stdin.close()
@@ -207,9 +366,9 @@ def model_of(label: str) -> tuple[str, dict]:
 
 
 def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
-            root: Path | None) -> list[dict]:
-    """Times each model on ``data`` (in turns with the reference, if given); returns the rows."""
-    rows = []
+            root: Path | None, mmrec: Path | None = None) -> Iterator[dict]:
+    """Times each model on ``data`` (in turns with the reference checkout or MMRec, if
+    given); yields the rows as they are measured (the caller writes each at once)."""
     trees = {'new': ROOT, **({'before': reference} if reference else {})}
     for label in tqdm(labels, desc=data):
         model, config = model_of(label)
@@ -217,20 +376,43 @@ def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
         root_arg = None if root is None else str(root.resolve())
         workers = {side: Worker(tree, model, config, data, root_arg)
                    for side, tree in trees.items()}
+        if mmrec is not None and not workers['new'].error:
+            name, knobs = MMREC_MODELS[model]
+            defaults = registered()[model].hparam_defaults(config)
+            row['mmrec_model'] = name
+            row['mmrec_settings'] = {theirs: defaults[ours] for ours, theirs in knobs.items()}
+            try:
+                workers['before'] = Worker(ROOT, model, config, data, root_arg, mmrec,
+                                           (name, row['mmrec_settings']))
+            except RuntimeError as error:  # it crashed; its traceback is on stderr
+                row['mmrec_error'] = f"MMRec's {name} did not start ({error})"
+            else:
+                if workers['before'].error:
+                    row['mmrec_error'] = f"MMRec's {name} fails: {workers['before'].error}"
+            if 'mmrec_error' in row:
+                workers['new'].error = row['mmrec_error']
         if workers['new'].error:
             for w in workers.values():
                 w.close()
-            rows.append({**row, 'skipped': workers['new'].error})
             tqdm.write(f'{label}: skipped ({workers["new"].error})')
+            yield {**row, 'skipped': workers['new'].error}
             continue
         runs = {side: {'train': [], 'eval': [], 'loss': [], 'recall': []} for side in workers}
-        for r in range(rounds + 1):  # round 0: the first epoch, reported apart
-            order = list(workers) if r % 2 == 0 else list(workers)[::-1]
-            for command, key in (('train', 'loss'), ('eval', 'recall')):
-                for side in order:
-                    answer = workers[side].ask(command)
-                    runs[side][command].append(answer['seconds'])
-                    runs[side][key].append(answer[key])
+        try:
+            for r in range(rounds + 1):  # round 0: the first epoch, reported apart
+                order = list(workers) if r % 2 == 0 else list(workers)[::-1]
+                for command, key in (('train', 'loss'), ('eval', 'recall')):
+                    for side in order:
+                        answer = workers[side].ask(command)
+                        runs[side][command].append(answer['seconds'])
+                        runs[side][key].append(answer[key])
+        except WorkerError as error:  # only MMRec's worker answers so
+            for w in workers.values():
+                w.close()
+            tqdm.write(f"{label}: MMRec's {row['mmrec_model']} failed ({error})")
+            yield {**row, 'skipped': f"MMRec's {row['mmrec_model']} fails: {error}",
+                   'mmrec_error': str(error)}
+            continue
         row['profile'] = workers['new'].ask('profile')
         row['peak_mib'] = {side: w.ask('peak')['peak_mib'] for side, w in workers.items()}
         for w in workers.values():
@@ -240,7 +422,14 @@ def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
                                  'eval': statistics.median(runs[side]['eval'])}
                           for side in workers}
         row['recall'] = runs['new']['recall']
-        if reference:
+        if mmrec is not None:
+            row['ratio'] = {'first_epoch': runs['new']['train'][0] / runs['before']['train'][0],
+                            'train': median_ratio(runs, 'train', 1),
+                            'eval': median_ratio(runs, 'eval', 0)}
+            row['last_recall'] = {side: runs[side]['recall'][-1] for side in workers}
+            tqdm.write(f"{label}: ours ÷ MMRec train ×{row['ratio']['train']:.2f}, "
+                       f"eval ×{row['ratio']['eval']:.2f}")
+        elif reference:
             row['ratio'] = {'first_epoch': runs['new']['train'][0] / runs['before']['train'][0],
                             'train': median_ratio(runs, 'train', 1),
                             'eval': median_ratio(runs, 'eval', 0)}
@@ -250,8 +439,7 @@ def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
                        f"eval ×{row['ratio']['eval']:.2f}")
         else:
             tqdm.write(f"{label}: {row['seconds']['new']['train']:.3f} s/epoch")
-        rows.append(row)
-    return rows
+        yield row
 
 
 def profile_lines(rows: list[dict]) -> list[str]:
@@ -285,6 +473,40 @@ def commits_line(report: dict) -> str:
 def format_report(report: dict) -> str:
     """The Markdown report: the timing table and the profile table."""
     rows = report['rows']
+    if 'mmrec' in report:
+        lines = ['# Speed against MMRec', '',
+                 f"This library ({report['commit']}) against MMRec's own implementations "
+                 f"(commit {report['mmrec']}; MMRec's model name in the third column), on the "
+                 'same data files: ours at its defaults, MMRec at the first point of its grid '
+                 'with the structure of ours (the settings in the third column: layers, '
+                 'dropout, neighbours), one intra-op thread each, '
+                 f"interleaved over {report['rounds']} rounds (one training epoch, then one "
+                 'validation pass, of each per round) after a first epoch (shown apart). '
+                 'Seconds are medians; ratios are the medians of the per-round ratios ours ÷ '
+                 'MMRec (lower is faster). The last column is each side\'s validation '
+                 'Recall@20 after the last round, at its own settings: both train, not an '
+                 'accuracy comparison.', '',
+                 '| data | model | MMRec | epoch ours (s) | epoch MMRec (s) | ratio '
+                 '| first epoch ratio | validation ours (s) | validation MMRec (s) | ratio '
+                 '| peak MiB ours / MMRec | Recall@20 ours / MMRec |',
+                 '|---|---|---|---|---|---|---|---|---|---|---|---|']
+        for row in rows:
+            if 'skipped' in row:
+                lines.append(f"| {row['data']} | {row['label']} | "
+                             f"{row.get('mmrec_model', '–')} | – | – | – | – | – | – | – | – | "
+                             + ('' if 'mmrec_error' in row else 'does not apply: ')
+                             + f"{row['skipped'].splitlines()[0]} |")
+                continue
+            ours, theirs, ratio = row['seconds']['new'], row['seconds']['before'], row['ratio']
+            settings = ''.join(f', {k}={v}' for k, v in row.get('mmrec_settings', {}).items())
+            lines.append(
+                f"| {row['data']} | {row['label']} | {row['mmrec_model']}{settings} "
+                f"| {ours['train']:.3f} "
+                f"| {theirs['train']:.3f} | {ratio['train']:.2f} | {ratio['first_epoch']:.2f} "
+                f"| {ours['eval']:.3f} | {theirs['eval']:.3f} | {ratio['eval']:.2f} | "
+                f"{row['peak_mib']['new']:.0f} / {row['peak_mib']['before']:.0f} | "
+                f"{row['last_recall']['new']:.4f} / {row['last_recall']['before']:.4f} |")
+        return '\n'.join(lines) + '\n'
     if 'commits' in report:
         commits = report['commits']
         lines = [f"# Speed against {commits['before']}", '',
@@ -357,16 +579,55 @@ def plot(report: dict, static: Path) -> None:
     fig.savefig(static / 'speed_epochs.png', dpi=110)
 
 
-def main() -> None:
-    from pyg_mmrec.registry import registered
+def plot_mmrec(report: dict, static: Path) -> None:
+    """Ours ÷ MMRec per training epoch and validation pass of every model, one panel per
+    dataset."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
 
+    datasets = list(dict.fromkeys(r['data'] for r in report['rows'] if 'ratio' in r))
+    if not datasets:  # every model was skipped
+        return
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(8, 3.2 * len(datasets)), squeeze=False)
+    for ax, data in zip(axes[:, 0], datasets, strict=True):
+        rows = sorted((r for r in report['rows'] if r['data'] == data and 'ratio' in r),
+                      key=lambda r: r['ratio']['train'])
+        x = range(len(rows))
+        ax.bar([i - 0.2 for i in x], [r['ratio']['train'] for r in rows], width=0.4,
+               label='training epoch')
+        ax.bar([i + 0.2 for i in x], [r['ratio']['eval'] for r in rows], width=0.4,
+               label='validation pass')
+        ax.axhline(1.0, color='black', linewidth=0.8)
+        ax.axhline(0.5, color='grey', linewidth=0.8, linestyle='--')
+        ax.set_xticks(list(x), [r['label'] for r in rows], rotation=30, fontsize=8)
+        ax.set_yscale('log')
+        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_yticks([0.1, 0.2, 0.5, 1.0, 2.0])
+        ax.set_ylabel('ours ÷ MMRec (1 thread)')
+        ax.set_title(f'{data}: below 1, faster than MMRec (dashed: the 0.5 target)')
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    static.mkdir(parents=True, exist_ok=True)
+    fig.savefig(static / 'speed_mmrec_ratios.png', dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == '--worker':
         worker(*json.loads(sys.argv[2]))
         return
+    if len(sys.argv) == 3 and sys.argv[1] == '--mmrec-worker':
+        mmrec_worker(*json.loads(sys.argv[2]))
+        return
     labels = sorted(registered()) + list(VARIANTS)
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--reference', type=Path,
-                        help='a checkout of the earlier commit to compare with')
+    against = parser.add_mutually_exclusive_group()
+    against.add_argument('--reference', type=Path,
+                         help='a checkout of the earlier commit to compare with')
+    against.add_argument('--mmrec', type=Path,
+                         help="a checkout of MMRec, whose implementations to compare with")
     parser.add_argument('--data', nargs='+', default=['tiktok'],
                         help='dataset recipes (default: tiktok)')
     parser.add_argument('--models', nargs='+', default=labels, choices=labels)
@@ -375,14 +636,27 @@ def main() -> None:
     parser.add_argument('--static', type=Path, default=STATIC, help='figure folder')
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
-    stem = 'speed' if args.reference is None else 'speed_reference'
+    stem = ('speed_mmrec' if args.mmrec else 'speed' if args.reference is None
+            else 'speed_reference')
     report = (read_report(args.out, stem) if (args.out / f'{stem}.json').is_file()
               else {'rows': []})
     if not args.report_only:
         if args.rounds < 1:
             parser.error('--rounds must be at least 1')
         report['rounds'] = args.rounds
-        if args.reference is None:
+        if args.mmrec is not None:
+            if not (args.mmrec / 'src' / 'configs' / 'overall.yaml').is_file():
+                parser.error(f"--mmrec {args.mmrec}: not an MMRec checkout (no "
+                             "src/configs/overall.yaml)")
+            if unknown := [m for m in args.models if model_of(m)[0] not in MMREC_MODELS]:
+                parser.error(f"--mmrec: MMRec has no implementation of {', '.join(unknown)}; "
+                             f"choose among {', '.join(MMREC_MODELS)}")
+            report['commit'] = commit_of(ROOT)
+            try:
+                report['mmrec'] = commit_of(args.mmrec)
+            except subprocess.CalledProcessError:  # e.g. an unpacked archive
+                report['mmrec'] = 'unknown (not a git checkout)'
+        elif args.reference is None:
             for row in report['rows']:  # the rows kept from earlier runs keep their commit
                 row.setdefault('commit', report.get('commit'))
             report['commit'] = commit_of(ROOT)
@@ -392,7 +666,8 @@ def main() -> None:
             report['commits'] = {'new': commit_of(ROOT), 'before': commit_of(args.reference)}
         for data in args.data:
             for row in measure(args.models, data, args.reference and args.reference.resolve(),
-                               args.rounds, args.data_root):
+                               args.rounds, args.data_root,
+                               args.mmrec and args.mmrec.resolve()):
                 row['commit'] = commit_of(ROOT)
                 if args.reference is not None:
                     row['commits'] = report['commits']
@@ -404,7 +679,9 @@ def main() -> None:
                 write_report(args.out, stem, report, format_report(report))
     table = format_report(report)
     write_report(args.out, stem, report, table)
-    if args.reference is None:
+    if args.mmrec is not None:
+        plot_mmrec(report, args.static)
+    elif args.reference is None:
         plot(report, args.static)
     print(table)
 

@@ -123,7 +123,7 @@ def _benchmark_fragment(name: str) -> str:
 
 REPORTS = ('foundation', 'knn_graph', 'backbones', 'bm3_reference', 'drowned_content', 'ibmrec',
            'dvib', 'dvib_ml-100k', 'plugin_cost', 'hidden_scale', 'robust', 'msi', 'cold_start',
-           'concurrency', 'speed', 'speed_reference')
+           'concurrency', 'speed', 'speed_reference', 'speed_mmrec')
 for _name in REPORTS:
     _write_if_changed(DOCS / '_generated' / f'{_name}.rst', _benchmark_fragment(_name))
 

@@ -29,6 +29,7 @@ REPORTS = {
     'robust': ('robust', []),
     'speed': ('speed', []),
     'speed_reference': ('speed', ['--reference', 'unused-in-report-only']),
+    'speed_mmrec': ('speed', ['--mmrec', 'unused-in-report-only']),
 }
 
 
@@ -183,3 +184,13 @@ def test_a_plugin_cell_starts_from_its_backbones_selected_knob(tmp_path):
     cell.write_text(json.dumps({'selected': {'lr': 0.005, 'reg_weight': 0.0, 'knn_k': 7}}),
                     encoding='utf-8')
     assert fixed_config('sgfd', 'tiktok', tmp_path) == {'backbone': 'lattice', 'knn_k': 7}
+
+
+def test_mmrec_counterparts_name_our_models_and_their_knobs():
+    # The MMRec comparison sets MMRec's structure from our defaults: every model and knob it
+    # names must exist here, or a rename would silently compare different work.
+    from pyg_mmrec.registry import registered
+    speed = runpy.run_path(str(ROOT / 'benchmarks' / 'speed.py'))
+    for model, (_, knobs) in speed['MMREC_MODELS'].items():
+        defaults = registered()[model].hparam_defaults()
+        assert set(knobs) <= set(defaults), model
