@@ -32,6 +32,11 @@ Recall@20 at that epoch, and the validation Recall@20 after the first and the la
   at 0;
 * ``lattice``: LATTICE at the point its cell selected (learning rate 1e-3, L2 weight 1e-3,
   20 neighbours);
+* ``lattice_invrl_mask``: the same LATTICE on InvRL's invariant features, the tiktok features
+  masked by the gates the InvRL cell learned with the same seed (its checkpoint,
+  ``--invrl-runs``; :meth:`~pyg_mmrec.nn.models.InvRL.feature_masks` and
+  :class:`~pyg_mmrec.transforms.MaskFeatures`): InvRL deployed on LATTICE, as IBMRec's Table 2
+  runs it (the gates' mean, minimum and maximum are printed first);
 * ``lightgcn``: LightGCN at the point its cell selected, the reference.
 
 ``--set key=value`` adds settings to every variant. Nothing is written; a DualGNN epoch takes
@@ -45,11 +50,18 @@ Usage::
         buir_drop0 --max-epochs 80
     OMP_NUM_THREADS=1 python benchmarks/baseline_diagnosis.py --variants sgfd sgfd_k20 lattice \\
         --max-epochs 100 --patience 20
+    OMP_NUM_THREADS=1 python benchmarks/baseline_diagnosis.py --variants lattice_invrl_mask \\
+        --seeds 2025 2026 --max-epochs 100 --patience 20
 """
 from __future__ import annotations
 
 import argparse
 import functools
+from pathlib import Path
+
+#: The backbones benchmark's InvRL runs on tiktok (``seed<N>/checkpoint.pt``).
+INVRL_RUNS = (Path(__file__).resolve().parent / 'results' / 'runs' / 'backbones'
+              / 'tiktok_invrl')
 
 SELECTED = {'lr': 5e-3, 'reg_weight': 1e-4, 'knn_k': 40}
 BUIR = {'lr': 1e-3, 'reg_weight': 0.0, 'momentum': 0.995}
@@ -70,6 +82,7 @@ VARIANTS = {
     'invrl': ('invrl', INVRL, None),
     'invrl_mask_reg0': ('invrl', {**INVRL, 'mask_reg': 0.0}, None),
     'lattice': ('lattice', {'lr': 1e-3, 'reg_weight': 1e-3, 'knn_k': 20}, None),
+    'lattice_invrl_mask': ('lattice', {'lr': 1e-3, 'reg_weight': 1e-3, 'knn_k': 20}, None),
     'lightgcn': ('lightgcn', {'lr': 5e-3, 'reg_weight': 1e-4, 'num_layers': 3}, None),
 }
 
@@ -81,14 +94,30 @@ def tiktok(root: str | None, keep: tuple[str, ...] | None):
     return load_recipe('tiktok', root=root, keep_modalities=list(keep) if keep else None)
 
 
-def run(variant: str, seed: int, max_epochs: int, patience: int, extra: dict, root: str | None
-        ) -> tuple[int, float, float, float, float]:
+def invariant_features(splits, checkpoint: Path):
+    """``splits`` with their features masked by the gates of the InvRL ``checkpoint``."""
+    from pyg_mmrec.data import DataSplits
+    from pyg_mmrec.train import load_model
+    from pyg_mmrec.transforms import MaskFeatures
+
+    invrl, _ = load_model(checkpoint, splits)
+    masks = invrl.feature_masks()
+    for m, gate in masks.items():
+        print(f'InvRL gates, {m}: mean {gate.mean():.4f}, min {gate.min():.4f}, '
+              f'max {gate.max():.4f} ({checkpoint})', flush=True)
+    return DataSplits(*map(MaskFeatures(masks), splits))
+
+
+def run(variant: str, seed: int, max_epochs: int, patience: int, extra: dict, root: str | None,
+        invrl_runs: Path = INVRL_RUNS) -> tuple[int, float, float, float, float]:
     """``(best epoch counted from 1, its validation Recall@20, its test Recall@20, first and
     last validation Recall@20)`` of one variant."""
     from pyg_mmrec.train import make_trainer
 
     model, hparams, keep = VARIANTS[variant]
     splits = tiktok(root, keep)
+    if variant == 'lattice_invrl_mask':
+        splits = invariant_features(splits, invrl_runs / f'seed{seed}' / 'checkpoint.pt')
     config = {'threads': 1, 'progress': False, 'seed': seed, 'epochs': max_epochs,
               'patience': patience, **hparams, **extra}
     trainer = make_trainer(model, splits, config)
@@ -107,6 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--max-epochs', type=int, default=40)
     parser.add_argument('--patience', type=int, default=10)
     parser.add_argument('--root', help='data root holding tiktok/ (default: the library\'s)')
+    parser.add_argument('--invrl-runs', type=Path, default=INVRL_RUNS,
+                        help='folder of the InvRL runs whose seed<N>/checkpoint.pt gives '
+                             'lattice_invrl_mask its gates')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a setting added to every variant (YAML value)')
     args = parser.parse_args(argv)
@@ -118,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     for variant in args.variants:
         for seed in args.seeds:
             epoch, val, test, first, last = run(variant, seed, args.max_epochs, args.patience,
-                                                extra, args.root)
+                                                extra, args.root, args.invrl_runs)
             print(f'{variant:<12} {seed:>5} {epoch:>6} {val:>9.4f} {test:>10.4f} {first:>10.4f} '
                   f'{last:>9.4f}', flush=True)
 

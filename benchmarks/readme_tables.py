@@ -179,7 +179,8 @@ def speed_mmrec_table() -> list[str]:
         row = by.get((data, label))
         if row is None or 'skipped' in row:
             return '– | –'
-        return f"{row['ratio']['train']:.2f} | {row['ratio']['eval']:.2f}"
+        epoch = f"{row['ratio']['train']:.2f}" if row['profile'] else '–'  # nothing to train
+        return f"{epoch} | {row['ratio']['eval']:.2f}"
     lines = ['| model | ' + ' | '.join(f'{d} epoch | {d} validation' for d in datasets) + ' |',
              '|---|' + '---|---|' * len(datasets)]
     for label in dict.fromkeys(r['label'] for r in rows):

@@ -24,8 +24,8 @@ and whether the two checkouts computed the same losses and validation scores epo
 With ``--mmrec`` (a checkout of `MMRec <https://github.com/enoche/MMRec>`_, the field's
 reference toolbox, run from its ``src`` folder on the same data files), the second worker
 trains MMRec's own implementation of the model instead (:data:`MMREC_MODELS`; at the first
-point of MMRec's grid, as its ``main.py`` runs first, with the layers, dropout and neighbours of
-our defaults, so that both do the same work; seed 999): an epoch is
+point of MMRec's grid, as its ``main.py`` runs first, with the layers, dropout, neighbours and
+learning rate of our defaults, so that both do the same work; seed 999): an epoch is
 what MMRec's ``Trainer.fit`` does per epoch (``pre_epoch_processing``, ``_train_epoch``, the
 learning-rate scheduler, ``post_epoch_processing``), a validation pass its ``_valid_epoch``.
 The report gives ours ÷ MMRec's and each side's validation Recall@20 after the last round
@@ -33,8 +33,9 @@ The report gives ours ÷ MMRec's and each side's validation Recall@20 after the 
 accuracy). MMRec needs
 ``pandas``; its modules for end-to-end image training (``torchvision``, ``lmdb``) are replaced
 by empty stand-ins when missing, and the worker restores the NumPy and SciPy names its code
-predates (``np.float``, ``dok_matrix._update``). MMRec knows image and text features only:
-tiktok's audio features are given to it as its text features.
+predates (``np.float``, ``dok_matrix._update``) and, without a GPU, makes ``Tensor.cuda()``
+return the tensor itself (GRCN's and LATTICE's code call it). MMRec knows image and text
+features only: tiktok's audio features are given to it as its text features.
 
 Writes ``<out>/speed.{md,json}`` (``speed_reference.{md,json}`` with ``--reference``;
 ``speed_mmrec.{md,json}`` and the figure ``docs/_static/speed_mmrec_ratios.png`` with
@@ -66,6 +67,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from pyg_mmrec.registry import registered
+from pyg_mmrec.train import TrainConfig
 from pyg_mmrec.train.harness import add_benchmark_arguments, read_report, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,8 +84,9 @@ VARIANTS = {
 }
 #: Our model -> (MMRec's name for it, our hyper-parameters -> MMRec's settings of the same
 #: structure): MMRec runs at those of our defaults (layers, dropout, neighbours), so that both
-#: sides do the same work. DualGNN is left out: MMRec reads a user graph that its
-#: preprocessing scripts write.
+#: sides do the same work, and at our learning rate (the first point of some of its grids, 1
+#: for GRCN, makes its loss NaN in the first epoch). DualGNN is left out: MMRec reads a user
+#: graph that its preprocessing scripts write.
 MMREC_MODELS = {
     'bprmf': ('BPR', {}),
     'lightgcn': ('LightGCN', {'num_layers': 'n_layers'}),
@@ -185,6 +188,8 @@ def mmrec_worker(src: str, model: str, aligned: dict, data: str, root: str | Non
     if not hasattr(sp.dok_matrix, '_update'):  # removed in SciPy 1.12
         sp.dok_matrix._update = lambda self, entries: [self.__setitem__(k, v)
                                                        for k, v in entries.items()]
+    if not torch.cuda.is_available():  # GRCN's and LATTICE's code call .cuda() on tensors
+        torch.Tensor.cuda = lambda self, *args, **kwargs: self
     torch.set_num_threads(1)
     logging.disable(logging.INFO)
     out = sys.stdout
@@ -233,6 +238,9 @@ def mmrec_worker(src: str, model: str, aligned: dict, data: str, root: str | Non
             if command == 'train':  # what Trainer.fit does per epoch, before its evaluation
                 recommender.pre_epoch_processing()
                 loss, _ = trainer._train_epoch(train_data, epoch)
+                if torch.is_tensor(loss):  # its way of saying the loss became NaN
+                    raise FloatingPointError(f"its training loss became NaN in epoch {epoch} "
+                                             f"(its trainer stops there)")
                 trainer.lr_scheduler.step()
                 recommender.post_epoch_processing()
                 answer = {'seconds': time.perf_counter() - start,
@@ -380,7 +388,8 @@ def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
             name, knobs = MMREC_MODELS[model]
             defaults = registered()[model].hparam_defaults(config)
             row['mmrec_model'] = name
-            row['mmrec_settings'] = {theirs: defaults[ours] for ours, theirs in knobs.items()}
+            row['mmrec_settings'] = {'learning_rate': config.get('lr', TrainConfig().lr),
+                                     **{theirs: defaults[ours] for ours, theirs in knobs.items()}}
             try:
                 workers['before'] = Worker(ROOT, model, config, data, root_arg, mmrec,
                                            (name, row['mmrec_settings']))
@@ -478,8 +487,8 @@ def format_report(report: dict) -> str:
                  f"This library ({report['commit']}) against MMRec's own implementations "
                  f"(commit {report['mmrec']}; MMRec's model name in the third column), on the "
                  'same data files: ours at its defaults, MMRec at the first point of its grid '
-                 'with the structure of ours (the settings in the third column: layers, '
-                 'dropout, neighbours), one intra-op thread each, '
+                 'with the structure and learning rate of ours (the settings in the third '
+                 'column: layers, dropout, neighbours), one intra-op thread each, '
                  f"interleaved over {report['rounds']} rounds (one training epoch, then one "
                  'validation pass, of each per round) after a first epoch (shown apart). '
                  'Seconds are medians; ratios are the medians of the per-round ratios ours ÷ '
@@ -499,10 +508,11 @@ def format_report(report: dict) -> str:
                 continue
             ours, theirs, ratio = row['seconds']['new'], row['seconds']['before'], row['ratio']
             settings = ''.join(f', {k}={v}' for k, v in row.get('mmrec_settings', {}).items())
+            epochs = (f"{ours['train']:.3f} | {theirs['train']:.3f} | {ratio['train']:.2f} | "
+                      f"{ratio['first_epoch']:.2f}" if row['profile']
+                      else '– | – | – | –')  # ours has nothing to train (ItemKNN-CBF)
             lines.append(
-                f"| {row['data']} | {row['label']} | {row['mmrec_model']}{settings} "
-                f"| {ours['train']:.3f} "
-                f"| {theirs['train']:.3f} | {ratio['train']:.2f} | {ratio['first_epoch']:.2f} "
+                f"| {row['data']} | {row['label']} | {row['mmrec_model']}{settings} | {epochs} "
                 f"| {ours['eval']:.3f} | {theirs['eval']:.3f} | {ratio['eval']:.2f} | "
                 f"{row['peak_mib']['new']:.0f} / {row['peak_mib']['before']:.0f} | "
                 f"{row['last_recall']['new']:.4f} / {row['last_recall']['before']:.4f} |")
@@ -592,10 +602,10 @@ def plot_mmrec(report: dict, static: Path) -> None:
     fig, axes = plt.subplots(len(datasets), 1, figsize=(8, 3.2 * len(datasets)), squeeze=False)
     for ax, data in zip(axes[:, 0], datasets, strict=True):
         rows = sorted((r for r in report['rows'] if r['data'] == data and 'ratio' in r),
-                      key=lambda r: r['ratio']['train'])
+                      key=lambda r: r['ratio']['train'] if r['profile'] else r['ratio']['eval'])
         x = range(len(rows))
-        ax.bar([i - 0.2 for i in x], [r['ratio']['train'] for r in rows], width=0.4,
-               label='training epoch')
+        ax.bar([i - 0.2 for i in x], [r['ratio']['train'] if r['profile'] else float('nan')
+                                       for r in rows], width=0.4, label='training epoch')
         ax.bar([i + 0.2 for i in x], [r['ratio']['eval'] for r in rows], width=0.4,
                label='validation pass')
         ax.axhline(1.0, color='black', linewidth=0.8)

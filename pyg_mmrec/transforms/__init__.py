@@ -7,6 +7,7 @@ from .encode_text import EncodeText, minilm_encoder
 from .feature_noise import FeatureNoise
 from .feature_perturbation import FeaturePerturbation
 from .feature_redundancy import FeatureRedundancy
+from .mask_features import MaskFeatures
 from .modality_knn_graph import ModalityKNNGraph
 from .select_modalities import SelectModalities
 from .text_redundancy import TextRedundancy
@@ -17,6 +18,7 @@ __all__ = [
     'FeatureNoise',
     'FeaturePerturbation',
     'FeatureRedundancy',
+    'MaskFeatures',
     'ModalityKNNGraph',
     'SelectModalities',
     'TextRedundancy',

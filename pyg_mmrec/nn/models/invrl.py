@@ -102,7 +102,11 @@ class InvRL(VBPR):
       environment's risk with respect to the weights that read the masked features, and the
       environment models need the user preferences :math:`\boldsymbol{\theta}_u` that read
       those features: both are backbone-specific, so InvRL is the backbone VBPR with the mask,
-      not a wrapper like :class:`~pyg_mmrec.ib.DVIB`. VBPR is the model the authors' code
+      not a wrapper like :class:`~pyg_mmrec.ib.DVIB`. Its result deploys on any backbone
+      that reads the features, as the authors' pipeline deploys it (the mask learned, then
+      the recommender trained from scratch on the masked features) and as the IBMRec paper
+      runs InvRL on LATTICE: :meth:`feature_masks` and
+      :class:`~pyg_mmrec.transforms.MaskFeatures`. VBPR is the model the authors' code
       actually trains (their "UltraGCN" network scores :math:`[\mathbf{u} \| \boldsymbol{\theta}_u]
       ^\top [\mathbf{v}_i \| \mathbf{W} \mathbf{f}_i]` on the concatenated features, with
       UltraGCN's weighted loss and no graph term): here with BPR and the library's VBPR (raw
@@ -205,6 +209,14 @@ class InvRL(VBPR):
                 z = z + self.gate_sigma * torch.randn_like(mu)
             gates[m] = z.clamp(0.0, 1.0)
         return gates
+
+    def feature_masks(self) -> dict[str, Tensor]:
+        r"""The learned masks :math:`\mathbf{m}^k` by modality, without noise and detached:
+        the invariant features :math:`\mathbf{m}^k \odot \mathbf{M}^k` this model
+        recommends from in evaluation. Deploy them on another backbone with
+        :class:`~pyg_mmrec.transforms.MaskFeatures` (the authors' pipeline: the mask learned,
+        then the recommender trained on the masked features)."""
+        return {m: gate.detach() for m, gate in self.mask().items()}
 
     def new_item_state(self, features: dict[str, Tensor]) -> Tensor:
         r"""VBPR's layer-0 state of items that training never saw, on the invariant part
