@@ -67,6 +67,7 @@ SELECTED = {'lr': 5e-3, 'reg_weight': 1e-4, 'knn_k': 40}
 BUIR = {'lr': 1e-3, 'reg_weight': 0.0, 'momentum': 0.995}
 INVRL = {'lr': 1e-3, 'reg_weight': 1e-3, 'irm_weight': 100.0}
 SGFD = {'backbone': 'lattice', 'lr': 1e-3, 'reg_weight': 1e-4, 'kd_weight': 0.1}
+LATTICE = {'lr': 1e-3, 'reg_weight': 1e-3, 'knn_k': 20}
 VARIANTS = {
     'selected': ('dualgnn', SELECTED, None),
     'lr1e-4': ('dualgnn', {**SELECTED, 'lr': 1e-4}, None),
@@ -81,8 +82,8 @@ VARIANTS = {
     'sgfd_k20': ('sgfd', {**SGFD, 'knn_k': 20}, None),
     'invrl': ('invrl', INVRL, None),
     'invrl_mask_reg0': ('invrl', {**INVRL, 'mask_reg': 0.0}, None),
-    'lattice': ('lattice', {'lr': 1e-3, 'reg_weight': 1e-3, 'knn_k': 20}, None),
-    'lattice_invrl_mask': ('lattice', {'lr': 1e-3, 'reg_weight': 1e-3, 'knn_k': 20}, None),
+    'lattice': ('lattice', LATTICE, None),
+    'lattice_invrl_mask': ('lattice', LATTICE, None),
     'lightgcn': ('lightgcn', {'lr': 5e-3, 'reg_weight': 1e-4, 'num_layers': 3}, None),
 }
 

@@ -147,45 +147,42 @@ def draw_summary(path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def speed_table() -> list[str]:
-    """Seconds per training epoch and validation pass of every model (one thread), one column
-    pair per dataset of the speed report."""
-    rows = json.loads((RESULTS / 'speed.json').read_text(encoding='utf-8'))['rows']
+def per_dataset_table(report: str, unit: str, measured) -> list[str]:
+    """One line per model label of the report ``<report>.json``, with a column pair (training
+    epoch, validation pass) per dataset: ``measured(row)`` for a measured row, dashes for a
+    model that was skipped or not run there."""
+    rows = json.loads((RESULTS / f'{report}.json').read_text(encoding='utf-8'))['rows']
     datasets = list(dict.fromkeys(r['data'] for r in rows))
     by = {(r['data'], r['label']): r for r in rows}
 
     def cells(data: str, label: str) -> str:
         row = by.get((data, label))
-        if row is None or 'skipped' in row:
-            return '– | –'
-        seconds = row['seconds']['new']
-        epoch = f"{seconds['train']:.2f}" if row['profile'] else '–'
-        return f"{epoch} | {seconds['eval']:.2f}"
-    lines = ['| model | ' + ' | '.join(f'{d} epoch (s) | {d} validation (s)' for d in datasets)
-             + ' |', '|---|' + '---|---|' * len(datasets)]
+        return '– | –' if row is None or 'skipped' in row else measured(row)
+    lines = ['| model | ' + ' | '.join(f'{d} epoch{unit} | {d} validation{unit}'
+                                       for d in datasets) + ' |',
+             '|---|' + '---|---|' * len(datasets)]
     for label in dict.fromkeys(r['label'] for r in rows):
         lines.append(f'| {label} | ' + ' | '.join(cells(d, label) for d in datasets) + ' |')
     return lines
+
+
+def speed_table() -> list[str]:
+    """Seconds per training epoch and validation pass of every model (one thread), one column
+    pair per dataset of the speed report."""
+    def measured(row: dict) -> str:
+        seconds = row['seconds']['new']
+        epoch = f"{seconds['train']:.2f}" if row['profile'] else '–'  # nothing to train
+        return f"{epoch} | {seconds['eval']:.2f}"
+    return per_dataset_table('speed', ' (s)', measured)
 
 
 def speed_mmrec_table() -> list[str]:
     """Ours ÷ MMRec per training epoch and validation pass of every model MMRec also
     implements, one column pair per dataset of the speed_mmrec report."""
-    rows = json.loads((RESULTS / 'speed_mmrec.json').read_text(encoding='utf-8'))['rows']
-    datasets = list(dict.fromkeys(r['data'] for r in rows))
-    by = {(r['data'], r['label']): r for r in rows}
-
-    def cells(data: str, label: str) -> str:
-        row = by.get((data, label))
-        if row is None or 'skipped' in row:
-            return '– | –'
+    def measured(row: dict) -> str:
         epoch = f"{row['ratio']['train']:.2f}" if row['profile'] else '–'  # nothing to train
         return f"{epoch} | {row['ratio']['eval']:.2f}"
-    lines = ['| model | ' + ' | '.join(f'{d} epoch | {d} validation' for d in datasets) + ' |',
-             '|---|' + '---|---|' * len(datasets)]
-    for label in dict.fromkeys(r['label'] for r in rows):
-        lines.append(f'| {label} | ' + ' | '.join(cells(d, label) for d in datasets) + ' |')
-    return lines
+    return per_dataset_table('speed_mmrec', '', measured)
 
 
 def concurrency_table() -> list[str]:

@@ -252,7 +252,7 @@ def mmrec_worker(src: str, model: str, aligned: dict, data: str, root: str | Non
                           'recall': result['recall@20']}
             else:
                 answer = {'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-        except Exception as error:  # e.g. a .cuda() call in its loss
+        except Exception as error:  # e.g. its loss turning NaN
             answer = fails(error)
         print(json.dumps(answer), file=out, flush=True)
 
@@ -384,7 +384,8 @@ def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
         root_arg = None if root is None else str(root.resolve())
         workers = {side: Worker(tree, model, config, data, root_arg)
                    for side, tree in trees.items()}
-        if mmrec is not None and not workers['new'].error:
+        skipped = workers['new'].error  # why ours does not apply here, if it does not
+        if mmrec is not None and not skipped:
             name, knobs = MMREC_MODELS[model]
             defaults = registered()[model].hparam_defaults(config)
             row['mmrec_model'] = name
@@ -394,33 +395,29 @@ def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
                 workers['before'] = Worker(ROOT, model, config, data, root_arg, mmrec,
                                            (name, row['mmrec_settings']))
             except RuntimeError as error:  # it crashed; its traceback is on stderr
-                row['mmrec_error'] = f"MMRec's {name} did not start ({error})"
+                skipped = row['mmrec_error'] = f"MMRec's {name} did not start ({error})"
             else:
                 if workers['before'].error:
-                    row['mmrec_error'] = f"MMRec's {name} fails: {workers['before'].error}"
-            if 'mmrec_error' in row:
-                workers['new'].error = row['mmrec_error']
-        if workers['new'].error:
-            for w in workers.values():
-                w.close()
-            tqdm.write(f'{label}: skipped ({workers["new"].error})')
-            yield {**row, 'skipped': workers['new'].error}
-            continue
+                    skipped = row['mmrec_error'] = (f"MMRec's {name} fails: "
+                                                    f"{workers['before'].error}")
         runs = {side: {'train': [], 'eval': [], 'loss': [], 'recall': []} for side in workers}
-        try:
-            for r in range(rounds + 1):  # round 0: the first epoch, reported apart
-                order = list(workers) if r % 2 == 0 else list(workers)[::-1]
-                for command, key in (('train', 'loss'), ('eval', 'recall')):
-                    for side in order:
-                        answer = workers[side].ask(command)
-                        runs[side][command].append(answer['seconds'])
-                        runs[side][key].append(answer[key])
-        except WorkerError as error:  # only MMRec's worker answers so
+        if not skipped:
+            try:
+                for r in range(rounds + 1):  # round 0: the first epoch, reported apart
+                    order = list(workers) if r % 2 == 0 else list(workers)[::-1]
+                    for command, key in (('train', 'loss'), ('eval', 'recall')):
+                        for side in order:
+                            answer = workers[side].ask(command)
+                            runs[side][command].append(answer['seconds'])
+                            runs[side][key].append(answer[key])
+            except WorkerError as error:  # only MMRec's worker answers so
+                row['mmrec_error'] = str(error)
+                skipped = f"MMRec's {row['mmrec_model']} fails: {error}"
+        if skipped:
             for w in workers.values():
                 w.close()
-            tqdm.write(f"{label}: MMRec's {row['mmrec_model']} failed ({error})")
-            yield {**row, 'skipped': f"MMRec's {row['mmrec_model']} fails: {error}",
-                   'mmrec_error': str(error)}
+            tqdm.write(f'{label}: skipped ({skipped})')
+            yield {**row, 'skipped': skipped}
             continue
         row['profile'] = workers['new'].ask('profile')
         row['peak_mib'] = {side: w.ask('peak')['peak_mib'] for side, w in workers.items()}
@@ -431,19 +428,15 @@ def measure(labels: list[str], data: str, reference: Path | None, rounds: int,
                                  'eval': statistics.median(runs[side]['eval'])}
                           for side in workers}
         row['recall'] = runs['new']['recall']
-        if mmrec is not None:
+        if 'before' in workers:  # an earlier checkout or MMRec: ratios new ÷ before
             row['ratio'] = {'first_epoch': runs['new']['train'][0] / runs['before']['train'][0],
                             'train': median_ratio(runs, 'train', 1),
                             'eval': median_ratio(runs, 'eval', 0)}
-            row['last_recall'] = {side: runs[side]['recall'][-1] for side in workers}
-            tqdm.write(f"{label}: ours ÷ MMRec train ×{row['ratio']['train']:.2f}, "
-                       f"eval ×{row['ratio']['eval']:.2f}")
-        elif reference:
-            row['ratio'] = {'first_epoch': runs['new']['train'][0] / runs['before']['train'][0],
-                            'train': median_ratio(runs, 'train', 1),
-                            'eval': median_ratio(runs, 'eval', 0)}
-            row['same_results'] = all(runs['new'][k] == runs['before'][k]
-                                      for k in ('loss', 'recall'))
+            if mmrec is not None:
+                row['last_recall'] = {side: runs[side]['recall'][-1] for side in workers}
+            else:
+                row['same_results'] = all(runs['new'][k] == runs['before'][k]
+                                          for k in ('loss', 'recall'))
             tqdm.write(f"{label}: train ×{row['ratio']['train']:.2f}, "
                        f"eval ×{row['ratio']['eval']:.2f}")
         else:
@@ -488,7 +481,7 @@ def format_report(report: dict) -> str:
                  f"(commit {report['mmrec']}; MMRec's model name in the third column), on the "
                  'same data files: ours at its defaults, MMRec at the first point of its grid '
                  'with the structure and learning rate of ours (the settings in the third '
-                 'column: layers, dropout, neighbours), one intra-op thread each, '
+                 'column), one intra-op thread each, '
                  f"interleaved over {report['rounds']} rounds (one training epoch, then one "
                  'validation pass, of each per round) after a first epoch (shown apart). '
                  'Seconds are medians; ratios are the medians of the per-round ratios ours ÷ '

@@ -12,6 +12,15 @@ from pyg_mmrec.errors import ConfigError, DataError
 from pyg_mmrec.schema import feature_key, modalities, set_features
 
 
+def check_modalities(data: HeteroData, wanted: Sequence[str], owner: str) -> None:
+    """Raises a :class:`~pyg_mmrec.errors.DataError` naming ``owner`` (a transform) if
+    ``data`` lacks a feature matrix for one of the modalities ``wanted``."""
+    available = modalities(data)
+    if missing := [m for m in wanted if m not in available]:
+        raise DataError(f"{owner}: dataset {getattr(data, 'name', '?')!r} has no feature "
+                        f"matrix for modalities {missing}; it has {available}")
+
+
 class FeaturePerturbation(BaseTransform):
     r"""Base class of the robustness transforms that replace modality features
     ``data['item'].x_<m>`` by a perturbed copy (the DVIB paper's robustness protocol).
@@ -49,9 +58,7 @@ class FeaturePerturbation(BaseTransform):
             raise DataError(f"{name}: dataset {getattr(data, 'name', '?')!r} has no modality "
                             f"feature matrices (data['item'].x_<modality>) to perturb")
         chosen = available if self.modalities is None else sorted(self.modalities)
-        if missing := [m for m in chosen if m not in available]:
-            raise DataError(f"{name}: dataset {getattr(data, 'name', '?')!r} has no feature "
-                            f"matrix for modalities {missing}; it has {available}")
+        check_modalities(data, chosen, name)
         generator = torch.Generator().manual_seed(self.seed)
         for m in chosen:
             set_features(data, m, self.perturb(data['item'][feature_key(m)], generator))

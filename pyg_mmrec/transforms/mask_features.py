@@ -9,7 +9,8 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.schema import feature_key, modalities, set_features
+from pyg_mmrec.schema import feature_key, set_features
+from pyg_mmrec.transforms.feature_perturbation import check_modalities
 
 
 class MaskFeatures(BaseTransform):
@@ -54,10 +55,7 @@ class MaskFeatures(BaseTransform):
             self.masks[m] = mask.detach()
 
     def forward(self, data: HeteroData) -> HeteroData:
-        available = modalities(data)
-        if missing := sorted(set(self.masks) - set(available)):
-            raise DataError(f"MaskFeatures: dataset {getattr(data, 'name', '?')!r} has no "
-                            f"feature matrix for modalities {missing}; it has {available}")
+        check_modalities(data, sorted(self.masks), self.__class__.__name__)
         for m, mask in sorted(self.masks.items()):
             x = data['item'][feature_key(m)]
             if x.size(-1) != mask.numel():

@@ -8,15 +8,7 @@ from pyg_mmrec.schema import computed_k, graph_type
 from pyg_mmrec.transforms import FeatureNoise
 
 
-def items(**features):
-    data = HeteroData()
-    data['item'].num_nodes = next(iter(features.values())).size(0)
-    for name, x in features.items():
-        data['item'][f'x_{name}'] = x
-    return data
-
-
-def test_noise_statistics_and_shape():
+def test_noise_statistics_and_shape(items):
     x = torch.randn(400, 50)
     out = FeatureNoise(chi=0.05, seed=1)(items(image=x, text=torch.ones(400, 30)))
     for name, clean in (('image', x), ('text', torch.ones(400, 30))):
@@ -49,14 +41,14 @@ def test_seeded_same_on_every_view_and_original_untouched(tiny_splits):
         tiny_splits.train['user', 'interacts', 'item'].edge_index
 
 
-def test_selected_modalities_only():
+def test_selected_modalities_only(items):
     x, t = torch.zeros(10, 4), torch.zeros(10, 3)
     out = FeatureNoise(chi=1.0, modalities='text')(items(image=x, text=t))
     assert out['item'].x_image is x and not torch.equal(out['item'].x_text, t)
     assert torch.equal(FeatureNoise(chi=0.0)(items(image=x))['item'].x_image, x)
 
 
-def test_bad_inputs():
+def test_bad_inputs(items):
     with pytest.raises(ConfigError, match='chi must be >= 0'):
         FeatureNoise(chi=-0.1)
     with pytest.raises(ConfigError, match='at least one'):
@@ -69,7 +61,7 @@ def test_bad_inputs():
         FeatureNoise(chi=0.1)(graph_only)
 
 
-def test_drops_the_graphs_computed_from_the_clean_features():
+def test_drops_the_graphs_computed_from_the_clean_features(items):
     data = items(image=torch.randn(12, 4), text=torch.randn(12, 3))
     ensure_modality_graphs(data, k=3)
     out = FeatureNoise(chi=0.1, modalities='image', seed=0)(data)

@@ -1,6 +1,5 @@
 import pytest
 import torch
-from torch_geometric.data import HeteroData
 
 from pyg_mmrec.data import DataSplits
 from pyg_mmrec.errors import ConfigError, DataError
@@ -10,15 +9,7 @@ from pyg_mmrec.schema import computed_k, graph_type
 from pyg_mmrec.transforms import MaskFeatures
 
 
-def items(**features):
-    data = HeteroData()
-    data['item'].num_nodes = next(iter(features.values())).size(0)
-    for name, x in features.items():
-        data['item'][f'x_{name}'] = x
-    return data
-
-
-def test_masks_the_named_modalities_and_leaves_the_input():
+def test_masks_the_named_modalities_and_leaves_the_input(items):
     x, t = torch.randn(6, 3), torch.randn(6, 2)
     data = items(image=x, text=t)
     out = MaskFeatures({'image': torch.tensor([1.0, 0.0, 0.5])})(data)
@@ -27,7 +18,7 @@ def test_masks_the_named_modalities_and_leaves_the_input():
     assert data['item'].x_image is x  # the input keeps its features
 
 
-def test_a_computed_knn_graph_is_dropped_with_the_old_features():
+def test_a_computed_knn_graph_is_dropped_with_the_old_features(items):
     data = items(image=torch.randn(8, 4), text=torch.randn(8, 3))
     ensure_modality_graphs(data, k=2)  # as a model computes them
     out = MaskFeatures({'image': torch.ones(4)})(data)
@@ -35,7 +26,7 @@ def test_a_computed_knn_graph_is_dropped_with_the_old_features():
     assert computed_k(data, 'image') == 2  # the input keeps its own
 
 
-def test_bad_masks_name_what_is_wrong():
+def test_bad_masks_name_what_is_wrong(items):
     data = items(image=torch.randn(5, 3))
     with pytest.raises(ConfigError, match='at least one modality'):
         MaskFeatures({})
