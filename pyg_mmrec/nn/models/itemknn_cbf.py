@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
@@ -8,6 +9,7 @@ from pyg_mmrec.nn.models.recommender import Capability, Encoded, Recommender
 from pyg_mmrec.params import Count
 from pyg_mmrec.registry import register
 from pyg_mmrec.schema import feature_key, modalities
+from pyg_mmrec.utils import quiet_sparse_csr
 
 
 @register('itemknn_cbf')
@@ -25,11 +27,15 @@ class ItemKNNCBF(Recommender):
     the top-:math:`k` training items of :math:`i` by :math:`s_{ij}` (itself excluded; the
     similarity is the mean over modalities of the raw features' cosine,
     :func:`~pyg_mmrec.graph.content_profile`). It is the inner product of
-    :math:`\mathbf{e}_u = \mathbf{r}_u` and the item's sparse similarity row, both of the size
-    of the training catalogue, held dense: memory is :math:`O((U + I) \cdot I)`, meant for
-    catalogues up to some :math:`10^4` items. It has nothing to fit (the trainer validates and
-    tests it once). It is inductive by construction: a new item's row holds its top-:math:`k`
-    training items by the same similarity (:meth:`~Recommender.new_item_graph`).
+    :math:`\mathbf{e}_u = \mathbf{r}_u` and the item's similarity row, both of the size of the
+    training catalogue: the user representations are the interaction rows (a boolean
+    ``[U, I]``, one byte per entry), the item representations the :math:`k`-sparse
+    similarity rows (a sparse COO ``[I, I]``), and :meth:`score` multiplies the sparse rows
+    by a batch of interaction rows, so a batch of :math:`B` users costs
+    :math:`O(B \cdot I \cdot k)`; no dense item-item matrix is built. It has nothing to fit
+    (the trainer validates and tests it once). It is inductive by construction: a new item's
+    row holds its top-:math:`k` training items by the same similarity
+    (:meth:`~Recommender.new_item_graph`).
 
     Args:
         num_users (int): Number of users.
@@ -48,11 +54,11 @@ class ItemKNNCBF(Recommender):
         """Nothing to initialise: the similarities are read from the data."""
 
     def similarity_rows(self, edge_index: Tensor, edge_weight: Tensor, num: int) -> Tensor:
-        """Dense rows ``[num, I]`` of the similarities to the training items of a kNN graph
-        (row 0 of ``edge_index`` the training item, row 1 the row)."""
-        rows = edge_weight.new_zeros(num, self.num_items)
-        rows[edge_index[1], edge_index[0]] = edge_weight
-        return rows
+        """Sparse COO rows ``[num, I]`` of the similarities to the training items of a kNN
+        graph (row 0 of ``edge_index`` the training item, row 1 the row)."""
+        return torch.sparse_coo_tensor(edge_index.flip(0), edge_weight,
+                                       (num, self.num_items),
+                                       check_invariants=True).coalesce()
 
     def encode(self, data: HeteroData) -> Encoded:
         # The raw features, read directly: the model has no modality capability to perturb.
@@ -60,9 +66,16 @@ class ItemKNNCBF(Recommender):
         item = self.similarity_rows(*knn_graph_from_features(profile, self.knn_k),
                                     self.num_items)
         edge_index = self.train_edge_index(data)
-        user = item.new_zeros(self.num_users, self.num_items)
-        user[edge_index[0], edge_index[1]] = 1.0
+        user = torch.zeros(self.num_users, self.num_items, dtype=torch.bool)
+        user[edge_index[0], edge_index[1]] = True
         return Encoded(user, item)
+
+    def score(self, user_emb: Tensor, item_emb: Tensor) -> Tensor:
+        """Scores ``[B, I']`` of the interaction rows ``user_emb`` ``[B, I]`` against the
+        sparse similarity rows ``item_emb`` ``[I', I]``."""
+        # COO holds the rows (it concatenates, for new items); CSR multiplies ~5x faster
+        with quiet_sparse_csr():
+            return (item_emb.to_sparse_csr() @ user_emb.t().float()).t()
 
     def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
                             out: Encoded) -> Tensor:

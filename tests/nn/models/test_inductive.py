@@ -33,6 +33,11 @@ def _new_items(splits, rows, seed=0):
             for m, x in ((m, splits.train['item'][f'x_{m}']) for m in ('image', 'text'))}
 
 
+def _dense(x):
+    """A representation as a dense tensor (ItemKNN-CBF's item rows are sparse)."""
+    return x.to_dense() if x.is_sparse else x
+
+
 def _build(cls, splits):
     torch.manual_seed(0)
     kwargs = {'embedding_dim': 16} if cls.trainable else {}
@@ -51,19 +56,20 @@ def test_new_items_are_represented_from_their_features_alone(cls, tiny_splits):
     with torch.no_grad():
         out = model.encode(tiny_splits.train)
         features = _new_items(tiny_splits, [3, 7, 11, 20])
-        new = model.encode_new_items(tiny_splits.train, features, out)
+        new = _dense(model.encode_new_items(tiny_splits.train, features, out))
         assert new.shape == (4, out.item.size(1)) and torch.isfinite(new).all()
         # one item's representation depends on its own rows, not on the other new items
-        alone = model.encode_new_items(tiny_splits.train, {m: x[2:3] for m, x in
-                                                           features.items()}, out)
+        alone = _dense(model.encode_new_items(tiny_splits.train, {m: x[2:3] for m, x in
+                                                                  features.items()}, out))
         assert torch.allclose(alone[0], new[2], atol=1e-6)
         # ... and on its rows: other features, another representation
-        other = model.encode_new_items(tiny_splits.train, _new_items(tiny_splits, [40, 50, 60,
-                                                                                   70]), out)
+        other = _dense(model.encode_new_items(tiny_splits.train,
+                                              _new_items(tiny_splits, [40, 50, 60, 70]), out))
         assert not torch.allclose(other, new)
         # the training items are what training made them
         after = model.encode(tiny_splits.train)
-        assert torch.equal(after.item, out.item) and torch.equal(after.user, out.user)
+        assert torch.equal(_dense(after.item), _dense(out.item))
+        assert torch.equal(after.user, out.user)
 
 
 @pytest.mark.parametrize('cls', ID_ONLY)
@@ -162,7 +168,8 @@ def test_pop_counts_training_interactions_and_estimates_new_items(tiny_splits):
 def test_itemknn_cbf_scores_by_the_top_k_content_similarities(tiny_splits):
     model = ItemKNNCBF.from_data(tiny_splits.train, knn_k=5)
     user, item = model(tiny_splits.train)
-    scores = user @ item.t()
+    assert item.is_sparse and item._nnz() == 5 * tiny_splits.num_items  # k per row, not dense
+    scores = model.score(user, item)
     profile = content_profile({m: tiny_splits.train['item'][f'x_{m}']
                                for m in ('image', 'text')})
     sim = profile @ profile.t()
@@ -175,7 +182,7 @@ def test_itemknn_cbf_scores_by_the_top_k_content_similarities(tiny_splits):
         expected = sum(float(sim[i, j]) for j in top if j in seen)
         assert scores[u, i].item() == pytest.approx(expected, abs=1e-5)
     features = {m: tiny_splits.train['item'][f'x_{m}'][[13]] for m in ('image', 'text')}
-    new = model.encode_new_items(tiny_splits.train, features)
+    new = model.encode_new_items(tiny_splits.train, features).to_dense()
     # a new item with item 13's features sees item 13 itself among its neighbours
     assert new[0, 13] == pytest.approx(1.0, abs=1e-5)
     assert int((new[0] != 0).sum()) == 5

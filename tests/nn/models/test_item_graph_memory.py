@@ -1,7 +1,8 @@
 """The models with an item-item graph (every registered model that offers the ``item_graph``
-capability: LATTICE, VLATTICE, FREEDOM, MICRO, IBMRec on VLATTICE) never build a dense
-item-item matrix, nor DualGNN a dense user-user one: a training step and a forward pass on
-20,000 items (40,000 users) stay below half the 1.5 GiB (a third of the 6 GiB) one dense
+capability: LATTICE, VLATTICE, FREEDOM, MICRO, IBMRec on VLATTICE; and ItemKNN-CBF, whose kNN
+graph is its item representation) never build a dense item-item matrix, neither training
+nor scoring a batch of users, nor DualGNN a dense user-user one: a training step and a forward
+pass on 20,000 items (40,000 users) stay below half the 1.5 GiB (a third of the 6 GiB) one dense
 float32 matrix would take, and the item-graph models' memory grows linearly, not
 quadratically, with the number of items. (IBMRec's is the largest, about 400 MiB: its mask MLP
 keeps activations per edge of the kNN graphs for the backward pass. DualGNN's co-occurrence
@@ -26,8 +27,9 @@ def dense_mib(n: int) -> float:
 
 
 # The models, by the node type whose square matrix they must never build.
-ITEM_GRAPH_MODELS = sorted(name for name, cls in registered().items()
-                           if Capability.ITEM_GRAPH in cls.offered_capabilities())
+ITEM_GRAPH_MODELS = sorted([name for name, cls in registered().items()
+                            if Capability.ITEM_GRAPH in cls.offered_capabilities()]
+                           + ['itemknn_cbf'])
 USER_GRAPH_MODELS = ['dualgnn']
 
 SCRIPT = '''
@@ -54,12 +56,15 @@ def peak_kib():
 
 peak = peak_kib()
 for name in names:
-    model = get_model_class(name).from_data(data, embedding_dim=16)
-    model.train()
-    model.loss(data, user, pos, neg)['loss'].backward()
+    cls = get_model_class(name)
+    model = cls.from_data(data, **({'embedding_dim': 16} if cls.trainable else {}))
+    if cls.trainable:
+        model.train()
+        model.loss(data, user, pos, neg)['loss'].backward()
     model.eval()
     with torch.no_grad():
-        model(data)
+        user_emb, item_emb = model(data)
+        model.score(user_emb[user], item_emb)
     now = peak_kib()
     print(name, (now - peak) / 1024)
 '''
