@@ -189,6 +189,20 @@ def test_itemknn_cbf_scores_by_the_top_k_content_similarities(tiny_splits):
 
 
 
+def test_itemknn_cbf_reuses_its_rows_until_an_input_changes(tiny_splits):
+    data = tiny_splits.train.clone()
+    model = ItemKNNCBF.from_data(data, knn_k=5)
+    first = model.encode(data)
+    assert model.encode(data) is first
+    data['item'].x_image[0] = data['item'].x_image[1]  # edited in place: computed anew
+    edited = model.encode(data)
+    assert edited is not first
+    assert not torch.equal(edited.item.to_dense()[0], first.item.to_dense()[0])
+    data['item'].x_image = data['item'].x_image.clone()  # another tensor: computed anew, equal
+    again = model.encode(data)
+    assert again is not edited and torch.equal(again.item.to_dense(), edited.item.to_dense())
+
+
 # The ID table row of item i, per model whose new items are isolated nodes without an ID.
 ID_ROW = {VBPR: lambda model, i: model.item_emb.weight[i],
           VLightGCN: lambda model, i: model.item_emb.weight[i],
