@@ -13,10 +13,18 @@ training loss, the InfoNCE term and validation Recall@20 after every epoch:
 * ``authors``: every interaction's user and item as anchors, all nodes as negatives (the
   authors' SGL-Torch, and :class:`~pyg_mmrec.nn.models.SGL` now).
 
+With ``--gradients`` it prints instead, for the first batch at initialisation, the norms of
+the BPR term's and the weighted InfoNCE term's gradients on the layer-0 embeddings and their
+ratio (why the BPR loss stays at ln 2 for the first epochs: Adam scales each step by the
+larger one).
+
 Nothing is written. Usage::
 
     python benchmarks/sgl_negatives.py                      # tiktok, lr 1e-3, 8 epochs
     python benchmarks/sgl_negatives.py --data synthetic --epochs 2 --variants authors
+    python benchmarks/sgl_negatives.py --data ml-100k-text --variants authors --epochs 150 \
+        --ssl-weight 0.05                                   # through the slow start
+    python benchmarks/sgl_negatives.py --data ml-100k-text --gradients
 """
 from __future__ import annotations
 
@@ -54,6 +62,20 @@ VARIANTS = {'distinct-inbatch': distinct_inbatch, 'repeated-inbatch': repeated_i
             'distinct-all': distinct_all, 'authors': SGL.ssl_loss}
 
 
+def gradient_norms(trainer) -> dict[str, float]:
+    """Norms of the gradients of the BPR and the (weighted) InfoNCE terms on the layer-0
+    embeddings, for the first batch of ``trainer``'s first epoch."""
+    model, data = trainer.model, trainer.splits.train
+    model.train()
+    model.on_epoch_start(0)
+    trainer.loader.set_epoch(0)
+    user, pos, neg = next(iter(trainer.loader))
+    losses = model.batch_loss(model.encode(data), user, pos, neg)
+    return {term: float(torch.autograd.grad(losses[term], model.embedding.weight,
+                                            retain_graph=True)[0].norm())
+            for term in ('bpr', 'ssl')}
+
+
 def main() -> None:
     from pyg_mmrec.data import load_recipe
     from pyg_mmrec.train import make_trainer
@@ -66,9 +88,17 @@ def main() -> None:
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--ssl-weight', type=float, default=0.1)
     parser.add_argument('--seed', type=int, default=2024)
+    parser.add_argument('--gradients', action='store_true',
+                        help='print the two terms\' gradient norms at initialisation instead')
     args = parser.parse_args()
     torch.set_num_threads(1)
     splits = load_recipe(args.data, root=args.data_root)
+    if args.gradients:
+        norms = gradient_norms(make_trainer('sgl', splits, {
+            'ssl_weight': args.ssl_weight, 'seed': args.seed, 'progress': False}))
+        print(f"{args.data}: |grad BPR| {norms['bpr']:.3g}, |grad InfoNCE| {norms['ssl']:.3g}, "
+              f"ratio {norms['ssl'] / norms['bpr']:.0f}")
+        return
     original = SGL.ssl_loss
     print('| variant | epoch | loss | ssl | valid Recall@20 |\n|---|---|---|---|---|')
     for name in args.variants:
