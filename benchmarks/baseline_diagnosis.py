@@ -29,7 +29,7 @@ Recall@20 at that epoch, and the validation Recall@20 after the first and the la
 * ``sgfd_k20``: the same with 20 neighbours, the value LATTICE's cell selected;
 * ``invrl`` / ``invrl_mask_reg0``: InvRL at the point its cell selected (learning rate 1e-3,
   L2 weight 1e-3, invariance weight 100), with its mask regulariser at 0.1 (the default) and
-  at 0;
+  at 0; the gates' parameters mu per modality are printed after training;
 * ``lattice``: LATTICE at the point its cell selected (learning rate 1e-3, L2 weight 1e-3,
   20 neighbours);
 * ``lattice_invrl_mask``: the same LATTICE on InvRL's invariant features, the tiktok features
@@ -125,6 +125,10 @@ def run(variant: str, seed: int, max_epochs: int, patience: int, extra: dict, ro
     if variant == 'frozen_mlp':
         trainer.model.mlp.requires_grad_(False)
     result = trainer.fit()
+    if model == 'invrl':  # where the gates ended (the best epoch's state)
+        for m, mu in trainer.model.gate.items():
+            print(f'{variant} seed {seed}, gates mu of {m}: mean {mu.mean():+.4f}, '
+                  f'std {mu.std():.4f}, min {mu.min():+.4f}, max {mu.max():+.4f}', flush=True)
     curve = [record['valid']['Recall@20'] for record in trainer.history]
     return (result['best_epoch'] + 1, result['valid']['Recall@20'], result['test']['Recall@20'],
             curve[0], curve[-1])

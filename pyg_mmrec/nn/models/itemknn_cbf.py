@@ -34,9 +34,9 @@ class ItemKNNCBF(Recommender):
     by a batch of interaction rows, so a batch of :math:`B` users costs
     :math:`O(B \cdot I \cdot k)`; no dense item-item matrix is built. It has nothing to fit
     (the trainer validates and tests it once); the rows are computed once per set of input
-    tensors, so later rankings (serving, a benchmark's passes) only score. It is inductive by construction: a new item's
-    row holds its top-:math:`k` training items by the same similarity
-    (:meth:`~Recommender.new_item_graph`).
+    tensors, so later rankings (serving, a benchmark's passes) only score. It is inductive by
+    construction: a new item's row holds its top-:math:`k` training items by the same
+    similarity (:meth:`~Recommender.new_item_graph`).
 
     Args:
         num_users (int): Number of users.
