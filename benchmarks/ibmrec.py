@@ -324,7 +324,7 @@ def modalities_lines(runs: list[dict], by: dict, dataset: str) -> list[str]:
     """The paper's Table 5 on ``dataset``: each model on each single modality and on all."""
     singles = sorted({r['modalities'][0] for r in runs
                       if r['part'] == 'modalities' and r['dataset'] == dataset})
-    columns = ['none (IDs)', *singles, ' + '.join(singles)]
+    columns = ['none (IDs)', *singles, 'all']
 
     def runs_of(variant: str, column: str) -> list[dict]:
         if column == columns[-1]:

@@ -194,3 +194,21 @@ def test_mmrec_counterparts_name_our_models_and_their_knobs():
     for model, (_, knobs) in speed['MMREC_MODELS'].items():
         defaults = registered()[model].hparam_defaults()
         assert set(knobs) <= set(defaults), model
+
+
+def test_table5_keeps_all_modalities_apart_from_a_single_one():
+    # With one single modality run so far, the last column is still the runs on all of them.
+    script = runpy.run_path(str(ROOT / 'benchmarks' / 'ibmrec.py'))
+
+    def run(variant, recall, modalities=None):
+        return {'part': 'modalities' if modalities else 'real', 'dataset': 'tiktok',
+                'variant': variant, 'modalities': modalities,
+                'test': {'Recall@20': recall, 'NDCG@20': recall / 2}}
+    runs = [run('vlattice', 0.0500, ['audio']), run('vlattice', 0.0800)]
+    by = {('tiktok', 'vlattice'): [runs[1]]}
+    lines = script['modalities_lines'](runs, by, 'tiktok')
+    header = next(line for line in lines if line.startswith('| model'))
+    assert header == '| model | none (IDs) | audio | all |'
+    row = next(line for line in lines if line.startswith('| vlattice'))
+    assert row.split('|')[3].strip().startswith('0.0500')
+    assert row.split('|')[4].strip().startswith('0.0800')
