@@ -99,10 +99,7 @@ class DVIB(PlugIn):
     :math:`\mathbf{H}` (:meth:`~pyg_mmrec.nn.models.Recommender.shared`, e.g. the feature
     projections before it, or a user-item propagation of ID embeddings beside it) is taken
     from the first (:meth:`~pyg_mmrec.nn.models.Recommender.share_passes`), and the backward
-    pass goes through it once; on a backbone with
-    :attr:`~pyg_mmrec.nn.models.Capability.COLUMNWISE` (LightGCN, BPR-MF) both paths are one
-    pass over :math:`[\mathbf{H} \,\|\, \mathbf{H} + \delta\mathbf{H}]`, whose sparse
-    products cost about 1.25 times one path's rather than twice (same results). The noise
+    pass goes through it once. The noise
     is constant Gaussian, :math:`\delta\mathbf{H} \sim \mathcal{N}(\mathbf{0},
     \sigma^2\mathbf{I})` (DVIB\ :sub:`c`, ``variant='constant'``), or adaptive,
     :math:`\delta\mathbf{h}_n = \phi(\mathbf{h}_n)\,\boldsymbol{\epsilon}` with
@@ -293,19 +290,12 @@ class DVIB(PlugIn):
         (the weighted self-distillation) and ``'dvib_reg'`` (:math:`\\mathcal{L}_r`), which add
         up to ``'loss'``."""
         seen: list[tuple[Tensor, Tensor | None]] = []
-        perturb = self._noise_hook(seen)
-        if Capability.COLUMNWISE in self.backbone.capabilities:
-            # Both paths in one pass over [H || H + delta H] (one sparse product, not two).
-            with self.backbone.perturb_hidden(lambda h: torch.cat([h, perturb(h)], dim=-1)):
-                clean, noisy = self.backbone.encode(data).split_columns(2)
+        # The perturbed pass recomputes only what depends on H or draws random numbers.
+        with self.backbone.share_passes():
+            clean = self.backbone.encode(data)
             losses = self.backbone.batch_loss(clean, user, pos, neg)
-        else:
-            # The perturbed pass recomputes only what depends on H or draws random numbers.
-            with self.backbone.share_passes():
-                clean = self.backbone.encode(data)
-                losses = self.backbone.batch_loss(clean, user, pos, neg)
-                with self.backbone.perturb_hidden(perturb):
-                    noisy = self.backbone.encode(data)
+            with self.backbone.perturb_hidden(self._noise_hook(seen)):
+                noisy = self.backbone.encode(data)
         if not seen:
             raise ConfigError(f"DVIB: backbone {type(self.backbone).__name__} passed no "
                               f"tensor through self.hidden(...) in its forward pass")

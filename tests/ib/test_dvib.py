@@ -8,7 +8,7 @@ import pyg_mmrec.functional as MF
 from pyg_mmrec import registry
 from pyg_mmrec.errors import ConfigError
 from pyg_mmrec.ib import DVIB, PlugIn, hidden_scale
-from pyg_mmrec.nn.models import Capability, LightGCN
+from pyg_mmrec.nn.models import LightGCN
 from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.train import evaluate, load_model, run
 from pyg_mmrec.train.config import split_config
@@ -117,43 +117,6 @@ def test_shared_passes_change_neither_loss_nor_gradients(name, tiny_splits, monk
         assert got.keys() == expected.keys()
         for key in got:
             assert torch.allclose(got[key], expected[key], rtol=1e-4, atol=1e-7), key
-
-
-COLUMNWISE = [n for n in BACKBONES
-              if Capability.COLUMNWISE in registry.get_model_class(n).capabilities]
-
-
-@pytest.mark.parametrize('name', COLUMNWISE)
-def test_one_pass_over_both_hidden_layers_is_the_two_passes(name, tiny_splits, monkeypatch):
-    # On a column-by-column backbone the clean and the perturbed paths run as one pass over
-    # [H || H + delta H]: the same terms, bit for bit, and the same gradients up to the order
-    # in which H's contributions are summed, as two passes.
-    assert {'lightgcn', 'bprmf'} <= set(COLUMNWISE)
-    data = tiny_splits.train
-    torch.manual_seed(0)
-    model = DVIB.from_data(data, backbone=name, variant='adaptive', embedding_dim=16)
-    calls = []
-    model.backbone.encode = counting(model.backbone.encode, calls)
-
-    def step():
-        torch.manual_seed(1)
-        model.zero_grad()
-        losses = model.loss(data, *BATCH)
-        losses['loss'].backward()
-        return ({k: v.detach() for k, v in losses.items()},
-                {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None})
-
-    one = step()
-    assert len(calls) == 1
-    monkeypatch.setattr(model.backbone, 'capabilities', frozenset({Capability.HIDDEN}))
-    two = step()
-    assert len(calls) == 3
-    (losses, grads), (losses_two, grads_two) = one, two
-    assert losses.keys() == losses_two.keys()
-    assert all(torch.equal(losses[k], losses_two[k]) for k in losses)
-    assert grads.keys() == grads_two.keys()
-    for key in grads:
-        assert torch.allclose(grads[key], grads_two[key], rtol=1e-5, atol=1e-9), key
 
 
 def test_the_perturbed_pass_reuses_what_precedes_h(tiny_splits):

@@ -26,7 +26,7 @@ class BPRMF(Recommender):
         embedding_dim (int): Embedding size. (default: :obj:`64`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.COLUMNWISE})
+    capabilities = frozenset({Capability.HIDDEN})
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
                  reg_weight: Weight = 1e-4):

@@ -5,7 +5,7 @@ from torch_geometric.data import HeteroData
 from pyg_mmrec.nn.conv.layer_refined_conv import LayerRefinedConv
 from pyg_mmrec.nn.edge_pruning import DegreeSensitivePruning
 from pyg_mmrec.nn.models.lightgcn import LightGCN
-from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.params import Count, Dim, Rate, Weight
 from pyg_mmrec.registry import register
 
@@ -48,9 +48,6 @@ class LayerGCN(LightGCN):
             (default: :obj:`0.1`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
     """
-    # The layer weights are cosine similarities of whole rows (not column by column).
-    capabilities = frozenset({Capability.HIDDEN})
-
     def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
                  num_layers: Count = 4, dropout: Rate = 0.1, reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items, embedding_dim, num_layers, reg_weight)

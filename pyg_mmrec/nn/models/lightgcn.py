@@ -33,7 +33,7 @@ class LightGCN(Recommender):
         num_layers (int): Number of propagation layers :math:`L`. (default: :obj:`2`)
         reg_weight (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
     """
-    capabilities = frozenset({Capability.HIDDEN, Capability.COLUMNWISE})
+    capabilities = frozenset({Capability.HIDDEN})
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
                  num_layers: Count0 = 2, reg_weight: Weight = 1e-4):

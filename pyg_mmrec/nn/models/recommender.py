@@ -72,14 +72,6 @@ class Capability(enum.StrEnum):
     #: Models without it represent an item by its ID and raise a
     #: :class:`~pyg_mmrec.errors.NotInductiveError` instead.
     INDUCTIVE = 'inductive'
-    #: Every table of :class:`Encoded` is computed from the hidden layer :math:`\mathbf{H}`
-    #: column by column (e.g. LightGCN's propagation of its ID embeddings), and the forward
-    #: pass draws no random numbers after :math:`\mathbf{H}`: a hook of
-    #: :meth:`Recommender.perturb_hidden` may return :math:`[\mathbf{H} \,\|\,
-    #: \mathbf{H}']`, and :meth:`Encoded.split_columns` then gives the passes on
-    #: :math:`\mathbf{H}` and on :math:`\mathbf{H}'` from one pass over twice the width
-    #: (DVIB's clean and perturbed passes: one sparse product instead of two).
-    COLUMNWISE = 'columnwise'
 
 
 @dataclasses.dataclass
@@ -108,32 +100,6 @@ class Encoded:
     hidden: Tensor | None = None
     item_graph: tuple[Tensor, Tensor] | None = None
     id_channels: int | None = None
-
-    def split_columns(self, parts: int) -> list[Encoded]:
-        r"""The passes that one pass over ``parts`` hidden layers side by side
-        :math:`[\mathbf{H}_1 \| \dots \| \mathbf{H}_k]` stacks (a model with
-        :attr:`Capability.COLUMNWISE`): every table split into ``parts`` equal blocks of
-        columns, in order.
-
-        Raises:
-            ValueError: If a field is neither a table, a dict of tables nor :obj:`None`
-                (e.g. an item graph, which no column block owns).
-        """
-        def split(name: str, value: Any) -> list[Any]:
-            if isinstance(value, Tensor):
-                return list(value.chunk(parts, dim=-1))
-            if isinstance(value, dict):
-                blocks = [split(name, v) for v in value.values()]
-                return [dict(zip(value, [b[i] for b in blocks], strict=True))
-                        for i in range(parts)]
-            if value is None:
-                return [None] * parts
-            raise ValueError(f"split_columns: field {name!r} ({type(value).__name__}) is not "
-                             f"a table of columns")
-
-        fields = {f.name: split(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)}
-        return [dataclasses.replace(self, **{name: blocks[i] for name, blocks in fields.items()})
-                for i in range(parts)]
 
     @property
     def user_id(self) -> Tensor | None:

@@ -9,7 +9,7 @@ from torch_geometric.data import HeteroData
 import pyg_mmrec.functional as MF
 from pyg_mmrec.nn.bootstrap import Bootstrap
 from pyg_mmrec.nn.models.lightgcn import LightGCN
-from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.params import Count0, Dim, Rate, Weight
 from pyg_mmrec.registry import register
 
@@ -58,9 +58,6 @@ class SelfCF(LightGCN):
         dropout (float): Dropout ratio of the target views. (default: :obj:`0.1`)
         reg_weight (float): L2 weight. (default: :obj:`0.0`)
     """
-    # The predictor mixes the columns of the representations (not column by column).
-    capabilities = frozenset({Capability.HIDDEN})
-
     def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
                  num_layers: Count0 = 2, dropout: Rate = 0.1, reg_weight: Weight = 0.0):
         super().__init__(num_users, num_items, embedding_dim, num_layers, reg_weight)

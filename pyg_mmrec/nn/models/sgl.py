@@ -9,7 +9,7 @@ from torch_geometric.utils import dropout_edge
 import pyg_mmrec.functional as MF
 from pyg_mmrec.graph import user_item_adjacency
 from pyg_mmrec.nn.models.lightgcn import LightGCN
-from pyg_mmrec.nn.models.recommender import Capability, Encoded
+from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.params import Count0, Dim, Positive, Rate, Weight
 from pyg_mmrec.registry import register
 
@@ -84,9 +84,6 @@ class SGL(LightGCN):
         ssl_weight (float): Weight :math:`\lambda_1` of the self-supervised loss.
             (default: :obj:`0.1`)
     """
-    # Not Capability.COLUMNWISE: the epoch's views draw random numbers after H.
-    capabilities = frozenset({Capability.HIDDEN})
-
     def __init__(self, num_users: int, num_items: int, embedding_dim: Dim = 64,
                  num_layers: Count0 = 3, reg_weight: Weight = 1e-4, drop_ratio: Rate = 0.1,
                  ssl_temperature: Positive = 0.2, ssl_weight: Weight = 0.1):

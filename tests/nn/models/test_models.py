@@ -153,28 +153,3 @@ def test_declared_capabilities_are_what_the_forward_pass_offers(cls, tiny_splits
         masked, _, _ = _forward_through_hooks(model, data, lambda w: torch.zeros_like(w))
         assert torch.equal(masked.item_graph[1], torch.zeros_like(edge_weight))
         assert not torch.allclose(masked.item, out.item)
-
-
-@pytest.mark.parametrize('cls', [c for c in MODELS if Capability.COLUMNWISE in c.capabilities])
-def test_a_columnwise_model_runs_two_hidden_layers_side_by_side(cls, tiny_splits):
-    # The contract of Capability.COLUMNWISE: one pass over [H || H'] is the pass over H next
-    # to the pass over H'.
-    data = tiny_splits.train
-    torch.manual_seed(0)
-    model = cls.from_data(data, embedding_dim=16).eval()
-    other = {}
-
-    def shifted(h):
-        other.setdefault('h', torch.randn_like(h))
-        return other['h']
-
-    with torch.no_grad():
-        plain = model.encode(data)
-        with model.perturb_hidden(shifted):
-            moved = model.encode(data)
-        with model.perturb_hidden(lambda h: torch.cat([h, shifted(h)], dim=-1)):
-            first, second = model.encode(data).split_columns(2)
-    for got, expected in ((first, plain), (second, moved)):
-        assert torch.allclose(got.user, expected.user, atol=1e-6)
-        assert torch.allclose(got.item, expected.item, atol=1e-6)
-        assert torch.allclose(got.hidden, expected.hidden, atol=1e-6)

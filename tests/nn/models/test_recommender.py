@@ -5,7 +5,6 @@ from pyg_mmrec.data import make_synthetic
 from pyg_mmrec.errors import DataError
 from pyg_mmrec.graph import ensure_modality_graphs, modality_graph
 from pyg_mmrec.nn.models import FREEDOM, LATTICE, VBPR, VLATTICE, LightGCN
-from pyg_mmrec.nn.models.recommender import Encoded
 from pyg_mmrec.schema import computed_k, graph_modalities, graph_type
 from pyg_mmrec.transforms import ModalityKNNGraph
 
@@ -63,15 +62,3 @@ def test_other_models_leave_the_data_alone(cls):
     data = fresh_splits().train
     cls.from_data(data, embedding_dim=8)
     assert data.edge_types == [('user', 'interacts', 'item')]
-
-
-def test_split_columns_splits_every_table_and_refuses_a_graph():
-    user, item = torch.arange(12.).view(3, 4), torch.arange(8.).view(2, 4)
-    out = Encoded(user, item, modality={'image': item + 1}, hidden=user)
-    first, second = out.split_columns(2)
-    assert torch.equal(first.user, user[:, :2]) and torch.equal(second.item, item[:, 2:])
-    assert torch.equal(second.modality['image'], item[:, 2:] + 1)
-    assert first.item_graph is None and first.id_channels is None
-    graph = Encoded(user, item, item_graph=(torch.zeros(2, 1, dtype=torch.long), torch.ones(1)))
-    with pytest.raises(ValueError, match="'item_graph'"):
-        graph.split_columns(2)
