@@ -42,6 +42,10 @@ class TrainConfig:
         batch_size (int): BPR triplets per step. (default: :obj:`2048`)
         patience (int): Stop after this many epochs without a better validation score.
             (default: :obj:`20`)
+        min_epochs (int): Train at least this many epochs before ``patience`` may stop the
+            run, for models that start slowly (e.g. SGL on a small dense graph, whose
+            validation score falls for its first tens of epochs); the selected epoch is still
+            the one with the best validation score. (default: :obj:`0`)
         eval_every (int): Validate every this many epochs. (default: :obj:`1`)
         metric (str): Validation metric that selects the epoch; with ``cold_items``, a column
             prefix selects on the cold or warm items alone (``'cold/Recall@20'``,
@@ -100,6 +104,7 @@ class TrainConfig:
     epochs: Annotated[int, Range(1, 10**6)] = 1000
     batch_size: Annotated[int, Range(1, 2**24)] = 2048
     patience: Annotated[int, Range(1, 10**6)] = 20
+    min_epochs: Annotated[int, Range(0, 10**6)] = 0
     eval_every: Annotated[int, Range(1, 10**6)] = 1
     metric: str = 'Recall@20'
     ks: Annotated[list[int], Range(1, 10**6)] = dataclasses.field(

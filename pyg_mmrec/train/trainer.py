@@ -39,7 +39,8 @@ EPOCH_LOG = 'log.jsonl'
 #: Settings that a resumed run may change (they affect neither the weights nor the order of
 #: the batches already run): more epochs, another patience, the progress bar, the memory
 #: bound of evaluation, the thread count. The results record the values in effect.
-RESUME_MAY_CHANGE = frozenset({'epochs', 'patience', 'progress', 'max_scores', 'threads'})
+RESUME_MAY_CHANGE = frozenset({'epochs', 'patience', 'min_epochs', 'progress', 'max_scores',
+                               'threads'})
 #: The largest cut-off allowed beyond the number of items (the defaults' 50 on a small test
 #: catalogue); the ranked lists are padded to the largest cut-off.
 MAX_K_BEYOND_CATALOGUE = 100
@@ -314,7 +315,7 @@ class Trainer:
             return self._evaluate_only(test)
         bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=self.run_info.get('model', 'train'),
                    unit='epoch', disable=not (cfg.progress and self.is_main), dynamic_ncols=True)
-        stop = self.bad_epochs >= cfg.patience
+        stop = self._patience_spent()
         adapt_threads = cfg.threads == 0 and not cfg.deterministic
         while self.epoch < cfg.epochs and not stop:
             if adapt_threads:  # CPUs that other jobs took meanwhile, or gave back
@@ -367,7 +368,13 @@ class Trainer:
             self.bad_epochs = 0
         else:
             self.bad_epochs += cfg.eval_every
-        return self.bad_epochs >= cfg.patience
+        return self._patience_spent()
+
+    def _patience_spent(self) -> bool:
+        """Whether early stopping ends the run: ``patience`` epochs without a better
+        validation score, and at least ``min_epochs`` epochs run."""
+        return (self.bad_epochs >= self.config.patience
+                and self.epoch >= self.config.min_epochs)
 
     def _write_epoch(self, record: dict[str, Any]) -> None:
         if self.out_dir is None:

@@ -59,6 +59,20 @@ def test_early_stopping_selects_best_validation_epoch_and_tests_once(tiny_splits
     assert len(log) == best + 1 + 3  # patience epochs after the best one
 
 
+def test_min_epochs_holds_off_early_stopping(tiny_splits, tmp_path):
+    config = {**FAST, 'lr': 0.05, 'epochs': 200, 'patience': 3}
+    early = run('bprmf', tiny_splits, config, out_dir=tmp_path / 'early')
+    held = early['epochs_run'] + 10
+    late = run('bprmf', tiny_splits, {**config, 'min_epochs': held}, out_dir=tmp_path / 'late')
+    logs = [[json.loads(line) for line in (tmp_path / d / 'log.jsonl').read_text().splitlines()]
+            for d in ('early', 'late')]
+    # the same training, run on: it stops at the first epoch past both bounds
+    assert [r['loss'] for r in logs[1][:len(logs[0])]] == [r['loss'] for r in logs[0]]
+    assert late['epochs_run'] == max(held, late['best_epoch'] + 1 + 3) < 200
+    with pytest.raises(ConfigError, match="'min_epochs'"):
+        run('bprmf', tiny_splits, {**config, 'min_epochs': -1})
+
+
 def test_results_and_checkpoint_contents(tiny_splits, tmp_path):
     results = run('lightgcn', tiny_splits, {**FAST, 'epochs': 2}, out_dir=tmp_path)
     on_disk = json.loads((tmp_path / 'results.json').read_text())

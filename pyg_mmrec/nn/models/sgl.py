@@ -76,7 +76,8 @@ class SGL(LightGCN):
     gradient on the embeddings is about 200 times BPR's, and under Adam the BPR loss stays
     near :math:`\ln 2` for tens of epochs (about 20 on tiktok, 80 on ml-100k-text) before it
     falls. Where validation falls meanwhile (ml-100k-text), an early stopping that counts from
-    the first epoch ends the run before SGL has learned (:doc:`/benchmarks/backbones`).
+    the first epoch ends the run before SGL has learned (:doc:`/benchmarks/backbones`); the
+    trainer setting ``min_epochs`` holds it off.
 
     Args:
         num_users (int): Number of users.
