@@ -36,7 +36,7 @@ Recall@20 at that epoch, and the validation Recall@20 after the first and the la
   masked by the gates the InvRL cell learned with the same seed (its checkpoint,
   ``--invrl-runs``; :meth:`~pyg_mmrec.nn.models.InvRL.feature_masks` and
   :class:`~pyg_mmrec.transforms.MaskFeatures`): InvRL deployed on LATTICE, as IBMRec's Table 2
-  runs it (the gates' mean, minimum and maximum are printed first);
+  runs it (the gates' mean, spread, minimum and maximum are printed first);
 * ``lightgcn``: LightGCN at the point its cell selected, the reference.
 
 ``--set key=value`` adds settings to every variant. Nothing is written; a DualGNN epoch takes
@@ -95,6 +95,12 @@ def tiktok(root: str | None, keep: tuple[str, ...] | None):
     return load_recipe('tiktok', root=root, keep_modalities=list(keep) if keep else None)
 
 
+def spread(values) -> str:
+    """Mean, standard deviation, minimum and maximum of a tensor, for the printed gates."""
+    return (f'mean {values.mean():+.4f}, std {values.std():.4f}, min {values.min():+.4f}, '
+            f'max {values.max():+.4f}')
+
+
 def invariant_features(splits, checkpoint: Path):
     """``splits`` with their features masked by the gates of the InvRL ``checkpoint``."""
     from pyg_mmrec.data import DataSplits
@@ -104,8 +110,7 @@ def invariant_features(splits, checkpoint: Path):
     invrl, _ = load_model(checkpoint, splits)
     masks = invrl.feature_masks()
     for m, gate in masks.items():
-        print(f'InvRL gates, {m}: mean {gate.mean():.4f}, min {gate.min():.4f}, '
-              f'max {gate.max():.4f} ({checkpoint})', flush=True)
+        print(f'InvRL gates, {m}: {spread(gate)} ({checkpoint})', flush=True)
     return DataSplits(*map(MaskFeatures(masks), splits))
 
 
@@ -127,8 +132,7 @@ def run(variant: str, seed: int, max_epochs: int, patience: int, extra: dict, ro
     result = trainer.fit()
     if model == 'invrl':  # where the gates ended (the best epoch's state)
         for m, mu in trainer.model.gate.items():
-            print(f'{variant} seed {seed}, gates mu of {m}: mean {mu.mean():+.4f}, '
-                  f'std {mu.std():.4f}, min {mu.min():+.4f}, max {mu.max():+.4f}', flush=True)
+            print(f'{variant} seed {seed}, gates mu of {m}: {spread(mu)}', flush=True)
     curve = [record['valid']['Recall@20'] for record in trainer.history]
     return (result['best_epoch'] + 1, result['valid']['Recall@20'], result['test']['Recall@20'],
             curve[0], curve[-1])

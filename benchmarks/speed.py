@@ -647,6 +647,8 @@ def main() -> None:
         if args.rounds < 1:
             parser.error('--rounds must be at least 1')
         report['rounds'] = args.rounds
+        # Read once, before this run writes its own reports (which would mark it dirty).
+        ours = commit_of(ROOT)
         if args.mmrec is not None:
             if not (args.mmrec / 'src' / 'configs' / 'overall.yaml').is_file():
                 parser.error(f"--mmrec {args.mmrec}: not an MMRec checkout (no "
@@ -654,7 +656,7 @@ def main() -> None:
             if unknown := [m for m in args.models if model_of(m)[0] not in MMREC_MODELS]:
                 parser.error(f"--mmrec: MMRec has no implementation of {', '.join(unknown)}; "
                              f"choose among {', '.join(MMREC_MODELS)}")
-            report['commit'] = commit_of(ROOT)
+            report['commit'] = ours
             try:
                 report['mmrec'] = commit_of(args.mmrec)
             except subprocess.CalledProcessError:  # e.g. an unpacked archive
@@ -662,16 +664,16 @@ def main() -> None:
         elif args.reference is None:
             for row in report['rows']:  # the rows kept from earlier runs keep their commit
                 row.setdefault('commit', report.get('commit'))
-            report['commit'] = commit_of(ROOT)
+            report['commit'] = ours
         else:
             for row in report['rows']:  # the rows kept from earlier runs keep their commits
                 row.setdefault('commits', report.get('commits'))
-            report['commits'] = {'new': commit_of(ROOT), 'before': commit_of(args.reference)}
+            report['commits'] = {'new': ours, 'before': commit_of(args.reference)}
         for data in args.data:
             for row in measure(args.models, data, args.reference and args.reference.resolve(),
                                args.rounds, args.data_root,
                                args.mmrec and args.mmrec.resolve()):
-                row['commit'] = commit_of(ROOT)
+                row['commit'] = ours
                 if args.reference is not None:
                     row['commits'] = report['commits']
                 keys = [(r['data'], r['label']) for r in report['rows']]

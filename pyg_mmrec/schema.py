@@ -11,13 +11,17 @@ r"""The names under which a dataset's parts live in a :class:`~torch_geometric.d
   under :data:`COMPUTED_K` on its edge store: it is a cache of the features, not part of the
   dataset, so :func:`graph_modalities` leaves it out and :func:`set_features` drops it.
 
-This module imports nothing else from :mod:`pyg_mmrec`, so that every part of the library can
-use it.
+This module imports nothing else from :mod:`pyg_mmrec` but its exceptions, so that every part
+of the library can use it.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor
 from torch_geometric.data import HeteroData
+
+from pyg_mmrec.errors import DataError
 
 INTERACTS = ('user', 'interacts', 'item')
 SPLIT_NAMES = ('train', 'val', 'test')
@@ -51,6 +55,15 @@ def modalities(data: HeteroData) -> list[str]:
     return sorted(key[len(_FEATURE_PREFIX):] for key in store.keys()
                   if key.startswith(_FEATURE_PREFIX) and len(key) > len(_FEATURE_PREFIX)
                   and isinstance(store[key], Tensor))
+
+
+def check_modalities(data: HeteroData, wanted: Sequence[str], owner: str) -> None:
+    """Raises a :class:`~pyg_mmrec.errors.DataError` naming ``owner`` (e.g. a transform) if
+    ``data`` lacks a feature matrix for one of the modalities ``wanted``."""
+    available = modalities(data)
+    if missing := [m for m in wanted if m not in available]:
+        raise DataError(f"{owner}: dataset {getattr(data, 'name', '?')!r} has no feature "
+                        f"matrix for modalities {missing}; it has {available}")
 
 
 def graph_modalities(data: HeteroData) -> list[str]:

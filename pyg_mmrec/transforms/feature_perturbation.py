@@ -9,16 +9,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.schema import feature_key, modalities, set_features
-
-
-def check_modalities(data: HeteroData, wanted: Sequence[str], owner: str) -> None:
-    """Raises a :class:`~pyg_mmrec.errors.DataError` naming ``owner`` (a transform) if
-    ``data`` lacks a feature matrix for one of the modalities ``wanted``."""
-    available = modalities(data)
-    if missing := [m for m in wanted if m not in available]:
-        raise DataError(f"{owner}: dataset {getattr(data, 'name', '?')!r} has no feature "
-                        f"matrix for modalities {missing}; it has {available}")
+from pyg_mmrec.schema import check_modalities, feature_key, modalities, set_features
 
 
 class FeaturePerturbation(BaseTransform):

@@ -9,8 +9,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.schema import feature_key, set_features
-from pyg_mmrec.transforms.feature_perturbation import check_modalities
+from pyg_mmrec.schema import check_modalities, feature_key, set_features
 
 
 class MaskFeatures(BaseTransform):
