@@ -132,13 +132,15 @@ class InvRL(VBPR):
       gate within 200 steps (see the tests). Since minibatch
       gradients vary across environments by sampling alone, a large :math:`\alpha` closes
       every gate: tune it per dataset, as the paper does.
-    * **The mask regulariser** :math:`\lambda \sum \|\boldsymbol{\mu}\|^2` is the authors'
-      code's (with their :math:`\lambda = 0.1` and :math:`\sigma = 0.01`; :math:`\boldsymbol{\mu}
-      = 0` at initialisation, every gate half open). Their risk is a sum over the batch and
-      this one a mean, so their :math:`\lambda` weighs about a batch size times less than the
-      same value here: at :math:`\lambda = 0.1` the gates stay within 0.005 of one half on
-      tiktok, at 0 they move (:doc:`/benchmarks/ibmrec`); scale it down with the risk. The ERM
-      term is the batch's BPR loss (the environments' risks weighted by their shares).
+    * **The mask regulariser** is the authors' code's :math:`\lambda \sum
+      \|\boldsymbol{\mu}\|^2` (with their :math:`\lambda = 0.1` and :math:`\sigma = 0.01`;
+      :math:`\boldsymbol{\mu} = 0` at initialisation, every gate half open), scaled like the
+      risk: theirs is a sum over the batch and this one a mean, so the term added here is
+      :math:`\frac{\lambda}{B} \sum \|\boldsymbol{\mu}\|^2` for a batch of :math:`B`
+      triplets, which keeps the authors' balance between the two at any batch size. Unscaled,
+      :math:`\lambda = 0.1` weighs about 2048 times more than theirs and holds every gate
+      within 0.005 of one half on tiktok (:doc:`/benchmarks/ibmrec`). The ERM term is the
+      batch's BPR loss (the environments' risks weighted by their shares).
 
     The environments are part of the state dict (as an extra state), so a resumed run goes on
     with the same partition. A pair that is not a training interaction (a hand-made batch)
@@ -159,8 +161,8 @@ class InvRL(VBPR):
         env_interval (int): Epochs between two environment inferences. (default: :obj:`10`)
         irm_weight (float): Weight :math:`\alpha` of the invariance penalty.
             (default: :obj:`10.0`)
-        mask_reg (float): Weight :math:`\lambda` of the gates' regulariser.
-            (default: :obj:`0.1`)
+        mask_reg (float): Weight :math:`\lambda` of the gates' regulariser, relative to
+            the batch-summed risk (divided by the batch size here). (default: :obj:`0.1`)
         gate_sigma (float): Noise :math:`\sigma` of the stochastic gates in training.
             (default: :obj:`0.01`)
     """
@@ -357,7 +359,9 @@ class InvRL(VBPR):
             return losses
         env = self.environment_of(out, user, pos)
         irm = self.irm_weight * self.invariance_penalty(out, user, pos, neg, env)
-        mask_reg = self.mask_reg * sum(mu.pow(2).sum() for mu in self.gate.values())
+        # lambda weighs the authors' batch-summed risk; this risk is the batch mean
+        mask_reg = (self.mask_reg / user.numel()
+                    * sum(mu.pow(2).sum() for mu in self.gate.values()))
         env_loss = self.environment_loss(out, user, pos, neg, env)
         return {**losses, 'loss': losses['loss'] + irm + mask_reg + env_loss, 'irm': irm,
                 'mask_reg': mask_reg, 'env': env_loss}

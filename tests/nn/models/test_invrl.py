@@ -222,13 +222,28 @@ def _train_gates(data, env, irm_weight, steps=200):
     return model.mask()['feat']
 
 
+def test_mask_regulariser_weighs_like_a_batch_summed_risk(tiny_splits):
+    # the authors add lambda * ||mu||^2 to a risk summed over the batch; this risk is a mean,
+    # so the term is lambda / B * ||mu||^2 and a batch twice as large halves it
+    data = tiny_splits.train
+    torch.manual_seed(0)
+    model = InvRL.from_data(data, embedding_dim=16, num_envs=3, mask_reg=0.1)
+    with torch.no_grad():
+        for mu in model.gate.values():
+            mu.uniform_(-0.5, 0.5)
+    squares = sum(float(mu.pow(2).sum()) for mu in model.gate.values())
+    for size in (32, 64):
+        losses = model.loss(data, *_batch(data, size=size))
+        assert losses['mask_reg'].item() == pytest.approx(0.1 * squares / size, rel=1e-6)
+
+
 def test_penalty_closes_the_gate_of_a_spurious_feature():
     # The defining mechanism: with the environments known, the invariance penalty closes the
     # gate of the dimension whose effect flips between environments, and keeps the invariant
     # ones open; without it (ERM) the spurious gate stays open.
     data, env = spurious_toy()
+    # (seen: ERM [1.0, 1.0, 0.70, 0.10], IRM [0.94, 0.84, 0.05, 0.04]; gates start at 0.5)
     erm = _train_gates(data, env, irm_weight=0.0)
-    irm = _train_gates(data, env, irm_weight=300.0)
-    assert irm[2] < erm[2] - 0.03
-    assert irm[:2].mean() > irm[2] + 0.05
-    assert irm[:2].mean() > erm[:2].mean() - 0.02
+    irm = _train_gates(data, env, irm_weight=100.0)
+    assert erm[2] > 0.6 and irm[2] < 0.2
+    assert irm[:2].min() > 0.7
