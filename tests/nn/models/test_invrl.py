@@ -4,11 +4,12 @@ from torch_geometric.data import HeteroData
 
 import pyg_mmrec.functional as MF
 from pyg_mmrec import run
-from pyg_mmrec.data import TripletLoader
+from pyg_mmrec.data import TripletLoader, make_synthetic
+from pyg_mmrec.data.synthetic import DEFAULT_MODALITIES
 from pyg_mmrec.errors import ConfigError, DataError
 from pyg_mmrec.nn.modality_encoder import ModalityEncoder
 from pyg_mmrec.nn.models import VBPR, InvRL
-from pyg_mmrec.train import load_checkpoint
+from pyg_mmrec.train import load_checkpoint, make_trainer
 
 INTERACTS = ('user', 'interacts', 'item')
 
@@ -235,6 +236,30 @@ def test_mask_regulariser_weighs_like_a_batch_summed_risk(tiny_splits):
     for size in (32, 64):
         losses = model.loss(data, *_batch(data, size=size))
         assert losses['mask_reg'].item() == pytest.approx(0.1 * squares / size, rel=1e-6)
+
+
+def test_gates_keep_the_planted_informative_features_open_on_synthetic_data():
+    # The synthetic data plants each modality's informative block first and task-irrelevant
+    # blocks after it. Trained, the mask closes the irrelevant dimensions more than the
+    # informative ones (seen, seeds 1-3: mean gates 0.11-0.12 against 0.036-0.045); with the
+    # regulariser as heavy as an unscaled lambda on a batch-mean risk (lambda * B) the gates
+    # stay together near one half (0.40-0.43 against 0.41-0.43), as on tiktok before the
+    # rescaling.
+    splits = make_synthetic(num_users=600, num_items=300, seed=1)
+    informative = {m: dims[0] for m, dims in DEFAULT_MODALITIES.items()}  # leading block
+    ratios = {}
+    for mask_reg in (0.1, 0.1 * 256):
+        trainer = make_trainer('invrl', splits, {
+            'progress': False, 'lr': 0.01, 'reg_weight': 0.001, 'irm_weight': 10.0,
+            'mask_reg': mask_reg, 'batch_size': 256, 'seed': 1})
+        for _ in range(10):
+            trainer.train_epoch()
+            trainer.epoch += 1
+        mask = trainer.model.mask()
+        ratios[mask_reg] = [float(mask[m][:k].mean() / mask[m][k:].mean())
+                            for m, k in informative.items()]
+    assert min(ratios[0.1]) > 2.0
+    assert all(0.9 < r < 1.1 for r in ratios[0.1 * 256])
 
 
 def test_penalty_closes_the_gate_of_a_spurious_feature():
