@@ -134,9 +134,10 @@ def fixed_config(model: str, dataset: str, out: Path) -> dict:
 
 
 def needs_features(model: str) -> bool:
-    """Whether ``model`` (a plug-in: its backbone) needs item feature matrices."""
+    """Whether ``model`` (or, for a plug-in, its backbone) needs item feature matrices."""
     from pyg_mmrec.registry import get_model_class
-    return get_model_class(PLUGIN_BACKBONES.get(model, model)).requires_features
+    return any(get_model_class(name).requires_features
+               for name in (model, PLUGIN_BACKBONES.get(model, model)))
 
 
 def label(cell: dict) -> str:

@@ -37,6 +37,8 @@ Recall@20 at that epoch, and the validation Recall@20 after the first and the la
   ``--invrl-runs``; :meth:`~pyg_mmrec.nn.models.InvRL.feature_masks` and
   :class:`~pyg_mmrec.transforms.MaskFeatures`): InvRL deployed on LATTICE, as IBMRec's Table 2
   runs it (the gates' mean, spread, minimum and maximum are printed first);
+* ``lattice_invrl_select``: the same with each modality's gates divided by their mean, so
+  that the mask selects among the dimensions without shrinking the features as a whole;
 * ``lightgcn``: LightGCN at the point its cell selected, the reference.
 
 ``--set key=value`` adds settings to every variant. Nothing is written; a DualGNN epoch takes
@@ -84,6 +86,7 @@ VARIANTS = {
     'invrl_mask_reg0': ('invrl', {**INVRL, 'mask_reg': 0.0}, None),
     'lattice': ('lattice', LATTICE, None),
     'lattice_invrl_mask': ('lattice', LATTICE, None),
+    'lattice_invrl_select': ('lattice', LATTICE, None),
     'lightgcn': ('lightgcn', {'lr': 5e-3, 'reg_weight': 1e-4, 'num_layers': 3}, None),
 }
 
@@ -101,8 +104,9 @@ def spread(values) -> str:
             f'max {values.max():+.4f}')
 
 
-def invariant_features(splits, checkpoint: Path):
-    """``splits`` with their features masked by the gates of the InvRL ``checkpoint``."""
+def invariant_features(splits, checkpoint: Path, mean_one: bool = False):
+    """``splits`` with their features masked by the gates of the InvRL ``checkpoint``
+    (with ``mean_one``, each modality's gates divided by their mean)."""
     from pyg_mmrec.data import DataSplits
     from pyg_mmrec.train import load_model
     from pyg_mmrec.transforms import MaskFeatures
@@ -111,6 +115,8 @@ def invariant_features(splits, checkpoint: Path):
     masks = invrl.feature_masks()
     for m, gate in masks.items():
         print(f'InvRL gates, {m}: {spread(gate)} ({checkpoint})', flush=True)
+    if mean_one:
+        masks = {m: gate / gate.mean() for m, gate in masks.items()}
     return DataSplits(*map(MaskFeatures(masks), splits))
 
 
@@ -122,8 +128,9 @@ def run(variant: str, seed: int, max_epochs: int, patience: int, extra: dict, ro
 
     model, hparams, keep = VARIANTS[variant]
     splits = tiktok(root, keep)
-    if variant == 'lattice_invrl_mask':
-        splits = invariant_features(splits, invrl_runs / f'seed{seed}' / 'checkpoint.pt')
+    if variant.startswith('lattice_invrl'):
+        splits = invariant_features(splits, invrl_runs / f'seed{seed}' / 'checkpoint.pt',
+                                    mean_one=variant == 'lattice_invrl_select')
     config = {'threads': 1, 'progress': False, 'seed': seed, 'epochs': max_epochs,
               'patience': patience, **hparams, **extra}
     trainer = make_trainer(model, splits, config)

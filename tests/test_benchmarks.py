@@ -186,6 +186,30 @@ def test_a_plugin_cell_starts_from_its_backbones_selected_knob(tmp_path):
     assert fixed_config('sgfd', 'tiktok', tmp_path) == {'backbone': 'lattice', 'knn_k': 7}
 
 
+def test_a_model_is_marked_not_applicable_exactly_where_the_library_refuses_the_data(
+        graph_only_splits):
+    # The backbones table marks "n/a (needs feature matrices)" without building the model:
+    # that must agree with what building it on graph-only data (amazon-baby's kind) does.
+    from pyg_mmrec.errors import DataError
+    from pyg_mmrec.registry import registered
+    from pyg_mmrec.train import make_trainer
+
+    script = runpy.run_path(str(ROOT / 'benchmarks' / 'backbones.py'))
+    plugin_backbones = script['PLUGIN_BACKBONES']
+    for name in sorted(registered()):
+        if name in ('dvib', 'msi') or not registered()[name].trainable:
+            continue  # not backbones-table cells (DVIB has its own benchmark; MSI is BM3's)
+        config = {'progress': False, 'embedding_dim': 8}
+        if name in plugin_backbones:
+            config['backbone'] = plugin_backbones[name]
+        try:
+            make_trainer(name, graph_only_splits, config)
+            refused = False
+        except DataError:
+            refused = True
+        assert script['needs_features'](name) == refused, name
+
+
 def test_mmrec_counterparts_name_our_models_and_their_knobs():
     # The MMRec comparison sets MMRec's structure from our defaults: every model and knob it
     # names must exist here, or a rename would silently compare different work.

@@ -206,6 +206,7 @@ class SGFD(PlugIn):
     """
     default_backbone = 'vbpr'
     required_capabilities = (frozenset({Capability.MODALITY}),)
+    requires_features = True  # it distils the feature matrices, whatever the backbone reads
 
     def __init__(self, backbone: Recommender, ce_weight: Weight = 0.1, kd_weight: Weight = 0.1,
                  temperature: Positive = 100.0,
