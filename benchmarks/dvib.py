@@ -51,8 +51,9 @@ continue from their checkpoints, so the benchmark can be interrupted and resumed
 variants (``--variants``) added later. ``--dvib-set`` configures the DVIB runs only (e.g.
 ``relative=true``); those runs, the report and the figure then carry the settings in their
 names, and the bare runs are shared. Writes ``<out>/dvib.{md,json}`` and, for the default
-``--out``, the figures ``docs/_static/dvib_recall.png`` (results and robustness) and
-``dvib_curves.png`` (validation curves) (``dvib_<dataset>...`` for datasets other than tiktok,
+``--out``, the figures ``docs/_static/dvib_recall.png`` (results and robustness),
+``dvib_ablations.png`` (the ablations, where run) and ``dvib_curves.png`` (validation
+curves) (``dvib_<dataset>...`` for datasets other than tiktok,
 e.g. ``dvib_ml-100k-text.md``). ``--report-only`` rebuilds the Markdown of ``--data`` (and
 ``--dvib-set``) and the results figure from its JSON, and the curves where the runs' logs are
 still there. (``dvib_ml-100k.md`` is the report of the ml-100k-text data under its earlier name,
@@ -304,6 +305,46 @@ def plot(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def plot_ablations(report: dict, path: Path) -> None:
+    """The ablations' figure (the paper's Fig. 4 and Fig. 6 as bars), from the JSON alone:
+    one panel per ablation, a group of bars per backbone and variant, one bar per setting
+    (the main-table setting first), test Recall@20 mean ± std over seeds."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    keys = list(dict.fromkeys(r['ablation'] for r in report['ablations']))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        title, _, _, default, settings = ABLATIONS[key]
+        rows = [r for r in report['ablations'] if r['ablation'] == key]
+        groups = list(dict.fromkeys((r['backbone'], r['variant']) for r in rows))
+        labels = [default] + [label for label, _ in settings]
+        width = 0.8 / len(labels)
+        for i, label in enumerate(labels):
+            xs, values = [], []
+            for g, (backbone, variant) in enumerate(groups):
+                found = (next(r for r in report['main'] if (r['backbone'], r['variant'])
+                              == (backbone, variant)) if i == 0 else
+                         next((r for r in rows if (r['backbone'], r['variant'], r['label'])
+                               == (backbone, variant, label)), None))
+                if found is not None:
+                    xs.append(g + i * width)
+                    values.append([r['test']['Recall@20'] for r in found['records']])
+            ax.bar(xs, [statistics.mean(v) for v in values], width, label=label,
+                   yerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
+                   capsize=2, color=f'C{i}')
+        ax.set_xticks([g + width * (len(labels) - 1) / 2 for g in range(len(groups))],
+                      [f'{b} {v}' for b, v in groups], fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel('test Recall@20')
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_curves(report: dict, path: Path, out: Path) -> None:
     """Validation Recall@20 per epoch (first seed), read from the runs' logs in ``out``: of
     the robustness backbones, or of every backbone without them."""
@@ -512,6 +553,8 @@ def main() -> None:
     write_report(args.out, stem, report, table)
     figures = ROOT / 'docs' / '_static' if args.out == RESULTS else args.out
     plot(report, figures / f'{stem}_recall.png')
+    if report.get('ablations'):
+        plot_ablations(report, figures / f'{stem}_ablations.png')
     if all((args.out / row['records'][0]['log']).is_file() for row in report['main']):
         # Else the logs are gone (they stay on the machine that ran them): kept as it is.
         plot_curves(report, figures / f'{stem}_curves.png', args.out)
