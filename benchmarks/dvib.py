@@ -43,7 +43,8 @@ selected), next to that main-table run (the paper's setting):
   reads them).
 
 With ``--ablations-only`` the ablations are added to the recorded report (its seeds, backbone
-configurations and selected points) without its main-table cells, whose folders may be gone.
+configurations and selected points) without its main-table cells, whose folders may be gone,
+each row as soon as it has run (so several such processes may run side by side).
 
 Every (backbone, variant, condition) is a harness cell (:func:`pyg_mmrec.train.run_cell`) under
 ``<out>/runs/dvib/<dataset>[_tuned]/``: finished cells are not repeated and interrupted ones
@@ -398,10 +399,13 @@ def ablation_rows(args) -> list[tuple[str, str, str, str, dict]]:
             for label, setting in ABLATIONS[key][4]]
 
 
-def run_ablations(args, report: dict, rows: list[tuple], splits, tag: str) -> None:
+def run_ablations(args, report: dict, rows: list[tuple], splits, tag: str,
+                  stem: str | None = None) -> None:
     """Runs the ablation ``rows`` on every seed of ``report``, each at the point and with the
     backbone configuration of its main-table run there, and adds them to its ``ablations``
-    (replacing earlier runs of the same rows).
+    (replacing earlier runs of the same rows). With ``stem``, the recorded report of that
+    name gets each row as it finishes (read again just before, so that ablations another
+    process added meanwhile stay).
 
     Raises:
         ConfigError: If the report has no main-table run of a row's backbone and variant.
@@ -427,6 +431,12 @@ def run_ablations(args, report: dict, rows: list[tuple], splits, tag: str) -> No
         done[key, backbone, variant, label] = {
             'ablation': key, 'backbone': backbone, 'variant': variant, 'label': label,
             'setting': setting, 'records': records}
+        if stem is not None:
+            recorded = read_report(args.out, stem)
+            merged = {(r['ablation'], r['backbone'], r['variant'], r['label']): r
+                      for r in recorded.get('ablations', [])}
+            recorded['ablations'] = list({**merged, **done}.values())
+            write_report(args.out, stem, recorded, format_report(recorded))
     report['ablations'] = list(done.values())
 
 
@@ -546,7 +556,8 @@ def main() -> None:
         report = read_report(args.out, stem)
         run_ablations(args, report, ablation_rows(args),
                       load_recipe(name, 'clean', args.data_root, ROOT / 'runs' / 'text-cache'),
-                      tag)
+                      tag, stem)
+        report = read_report(args.out, stem)  # with the rows of other processes
     else:
         report = run_all(args, dvib, tag)
     table = format_report(report)
