@@ -118,8 +118,8 @@ class BM3(LightGCN):
     def propagate(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         r"""LightGCN over ``data``'s training graph from the ID embeddings, plus the item
         residual; returns :math:`\mathbf{Z}_u` ``[U, d]`` and :math:`\mathbf{Z}_i` ``[I, d]``."""
-        out = self.conv(self.embedding.weight, self.adjacency(data))
-        return out[:self.num_users], out[self.num_users:] + self.embedding.weight[self.num_users:]
+        user, item = self.split_nodes(self.conv(self.embedding.weight, self.adjacency(data)))
+        return user, item + self.split_nodes(self.embedding.weight)[1]
 
     def encode(self, data: HeteroData) -> BM3Encoded:
         reps = self.modality_reps(data)

@@ -43,7 +43,7 @@ class BPRMF(Recommender):
 
     def encode(self, data: HeteroData) -> Encoded:
         ego = self.hidden(torch.cat([self.user_emb.weight, self.item_emb.weight]))
-        return Encoded(ego[:self.num_users], ego[self.num_users:], hidden=ego)
+        return Encoded(*self.split_nodes(ego), hidden=ego)
 
     def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
                        ) -> list[Tensor]:

@@ -133,9 +133,9 @@ class BUIR(SelfCF):
         online = self._propagate(data, ego)
         with torch.no_grad():
             target = self._propagate(data, self.target_embedding)
-        out = BUIREncoded(online[:self.num_users], online[self.num_users:], hidden=ego,
-                          target_user=target[:self.num_users],
-                          target_item=target[self.num_users:])
+        target_user, target_item = self.split_nodes(target)
+        out = BUIREncoded(*self.split_nodes(online), hidden=ego, target_user=target_user,
+                          target_item=target_item)
         return self.with_predictions(out)
 
     def batch_loss(self, out: Encoded, user: Tensor, pos: Tensor, neg: Tensor

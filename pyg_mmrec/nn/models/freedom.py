@@ -163,8 +163,8 @@ class FREEDOM(LightGCN):
         out = self.shared('conv', lambda: self.conv(
             self.embedding.weight, self.pruning(self.train_edge_index(data)) if self.training
             else self.adjacency(data)))
-        item = out[self.num_users:] + h
-        return Encoded(out[:self.num_users], item, modality=reps, hidden=h, item_graph=graph)
+        user, item = self.split_nodes(out)
+        return Encoded(user, item + h, modality=reps, hidden=h, item_graph=graph)
 
     def _item_path(self, data: HeteroData) -> tuple[dict[str, Tensor], tuple[Tensor, Tensor],
                                                     Tensor]:

@@ -170,7 +170,7 @@ class GRCN(ModalityPreferenceRecommender):
         reps, content, ids = self.shared('refined', lambda: self._refined_ids(data))
         h = self.hidden(content)
         out = torch.cat([(self.num_layers + 1) * ids, h], dim=-1)  # the sum over layers
-        return Encoded(out[:self.num_users], out[self.num_users:], modality=reps, hidden=h)
+        return Encoded(*self.split_nodes(out), modality=reps, hidden=h)
 
     def _refined_ids(self, data: HeteroData) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """The modality projections, the content states (the hidden layer before its hook)

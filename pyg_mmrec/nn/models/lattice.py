@@ -93,8 +93,8 @@ class LATTICE(LightGCN):
         h = self.hidden(self.item_conv(ids, edge_index, edge_weight))
         # The user-item path never reads H.
         out = self.shared('conv', lambda: self.conv(self.embedding.weight, self.adjacency(data)))
-        item = out[self.num_users:] + F.normalize(h, dim=1)
-        return Encoded(out[:self.num_users], item, modality=reps, hidden=h,
+        user, item = self.split_nodes(out)
+        return Encoded(user, item + F.normalize(h, dim=1), modality=reps, hidden=h,
                        item_graph=(edge_index, edge_weight))
 
     def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],

@@ -63,4 +63,4 @@ class LayerGCN(LightGCN):
                else self.adjacency(data))
         ego = self.hidden(self.embedding.weight)
         out = self.conv(ego, adj)
-        return Encoded(out[:self.num_users], out[self.num_users:], hidden=ego)
+        return Encoded(*self.split_nodes(out), hidden=ego)

@@ -51,7 +51,7 @@ class LightGCN(Recommender):
     def encode(self, data: HeteroData) -> Encoded:
         ego = self.hidden(self.embedding.weight)
         out = self.conv(ego, self.adjacency(data))
-        return Encoded(out[:self.num_users], out[self.num_users:], hidden=ego)
+        return Encoded(*self.split_nodes(out), hidden=ego)
 
     def ego_embeddings(self, user: Tensor, pos: Tensor, neg: Tensor, out: Encoded
                        ) -> list[Tensor]:

@@ -168,8 +168,8 @@ class MICRO(LightGCN):
         # rebuilds the modality graphs, the first of an epoch, differentiates through them,
         # later passes get them detached.)
         out = self.shared('conv', lambda: self.conv(self.embedding.weight, self.adjacency(data)))
-        item = out[self.num_users:] + F.normalize(h, dim=1)
-        return MICROEncoded(out[:self.num_users], item, modality=reps, hidden=h,
+        user, item = self.split_nodes(out)
+        return MICROEncoded(user, item + F.normalize(h, dim=1), modality=reps, hidden=h,
                             item_graph=(edge_index, edge_weight), modality_items=items)
 
     def contrastive_loss(self, out: MICROEncoded, items: Tensor) -> Tensor:

@@ -125,7 +125,7 @@ class MMGCN(ModalityPreferenceRecommender):
             for conv in self.convs[m]:
                 x = conv(x, self.id_embedding.weight, adj)
             out = out + x
-        return Encoded(out[:self.num_users], out[self.num_users:], modality=reps, hidden=h)
+        return Encoded(*self.split_nodes(out), modality=reps, hidden=h)
 
     def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
                             out: Encoded) -> Tensor:

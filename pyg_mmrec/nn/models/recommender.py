@@ -360,6 +360,12 @@ class Recommender(torch.nn.Module):
         finally:
             self._hidden_hook = previous
 
+    def split_nodes(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The user rows and the item rows of a node table ``[users + items, d]``. One split
+        rather than two slices: the backward pass then joins the two gradients, where a
+        slice's would fill a zero table of the full size for each (the same values)."""
+        return x.split([self.num_users, x.size(0) - self.num_users])
+
     def hidden(self, h: Tensor) -> Tensor:
         r"""Marks ``h`` as the model's hidden layer :math:`\mathbf{H}`: subclasses pass it
         through here, which applies the hook of :meth:`perturb_hidden`, if any."""

@@ -127,7 +127,7 @@ class SGL(LightGCN):
         views = None
         if self.training:
             views = tuple(self.conv(ego, adj) for adj in self.views(data))
-        return SGLEncoded(out[:self.num_users], out[self.num_users:], hidden=ego, views=views)
+        return SGLEncoded(*self.split_nodes(out), hidden=ego, views=views)
 
     def ssl_loss(self, views: tuple[Tensor, Tensor], user: Tensor, pos: Tensor) -> Tensor:
         r""":math:`\mathcal{L}^\text{user}_\text{ssl} + \mathcal{L}^\text{item}_\text{ssl}`

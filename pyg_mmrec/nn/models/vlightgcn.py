@@ -59,7 +59,8 @@ class VLightGCN(VBPR):
     def _propagate(self, data: HeteroData) -> Encoded:
         ego = super().encode(data)  # VBPR's [P ‖ C] and [Q ‖ Z] are the layer-0 states
         out = self.conv(torch.cat([ego.user, ego.item]), self.adjacency(data))
-        return dataclasses.replace(ego, user=out[:self.num_users], item=out[self.num_users:])
+        user, item = self.split_nodes(out)
+        return dataclasses.replace(ego, user=user, item=item)
 
     def represent_new_items(self, data: HeteroData, features: dict[str, Tensor],
                             out: Encoded) -> Tensor:
