@@ -176,17 +176,19 @@ class MSI(BM3):
         the first table's users are returned: a single :math:`d`-column propagation of the first
         table gives every result, bitwise equal to the joint propagation (the backward pass
         adds the tables' gradients in another order: equal up to rounding)."""
-        ego_user = self.embedding.weight[:self.num_users]
+        ego_user = self.split_nodes(self.embedding.weight)[0]
         k = item_tables.size(1) // self.embedding_dim
         adj = self.adjacency(data)
         if self.num_layers == 1:
             first = torch.cat([ego_user, item_tables[:, :self.embedding_dim]])
             x, layer1 = self.conv.layers(first, adj)
-            user = (x[:self.num_users] + layer1[:self.num_users]) / 2
-            items = (item_tables + layer1[self.num_users:].repeat(1, k)) / 2
+            (x_user, _), (layer1_user, layer1_item) = map(self.split_nodes, (x, layer1))
+            user = (x_user + layer1_user) / 2
+            items = (item_tables + layer1_item.repeat(1, k)) / 2
             return user, items + item_tables
-        out = self.conv(torch.cat([ego_user.repeat(1, k), item_tables]), adj)
-        return out[:self.num_users, :self.embedding_dim], out[self.num_users:] + item_tables
+        user, items = self.split_nodes(self.conv(torch.cat([ego_user.repeat(1, k), item_tables]),
+                                                 adj))
+        return user[:, :self.embedding_dim], items + item_tables
 
     def encode(self, data: HeteroData) -> MSIEncoded:
         projections = self.modality_reps(data)

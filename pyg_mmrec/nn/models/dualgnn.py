@@ -141,8 +141,9 @@ class DualGNN(Recommender):
         for m in self.feature_names:
             x = F.normalize(torch.cat([self.preference[m], reps[m]]), dim=1)
             h = (self.num_layers + 1) * self.conv(x, adj)  # sum of the layers 0..L
-            users.append(h[:self.num_users])
-            items.append(h[self.num_users:])
+            user, item = self.split_nodes(h)
+            users.append(user)
+            items.append(item)
         fused = (torch.stack(users, dim=2) * self.fusion_weight.unsqueeze(1)).sum(2)
         with quiet_sparse_csr():
             return reps, sum(items), fused + spmm(self.user_graph(data), fused)

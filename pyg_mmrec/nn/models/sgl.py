@@ -134,10 +134,9 @@ class SGL(LightGCN):
         (unweighted) with the users and positive items of a batch's interactions as anchors
         and all users, or all items, of the second view as candidates, given the two views'
         node representations ``[U + I, d]``."""
-        first, second = views
-        tables = ((user, first[:self.num_users], second[:self.num_users]),
-                  (pos, first[self.num_users:], second[self.num_users:]))
-        loss = first.new_zeros(())
+        (first_user, first_item), (second_user, second_item) = map(self.split_nodes, views)
+        tables = ((user, first_user, second_user), (pos, first_item, second_item))
+        loss = first_user.new_zeros(())
         for nodes, anchors, candidates in tables:
             # A node in several of the batch's interactions is computed once, weighted.
             distinct, count = nodes.unique(return_counts=True)
