@@ -176,7 +176,7 @@ class MSI(BM3):
         the first table's users are returned: a single :math:`d`-column propagation of the first
         table gives every result, bitwise equal to the joint propagation (the backward pass
         adds the tables' gradients in another order: equal up to rounding)."""
-        ego_user = self.split_nodes(self.embedding.weight)[0]
+        ego_user = self.embedding.weight[:self.num_users]
         k = item_tables.size(1) // self.embedding_dim
         adj = self.adjacency(data)
         if self.num_layers == 1:

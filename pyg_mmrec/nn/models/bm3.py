@@ -119,7 +119,7 @@ class BM3(LightGCN):
         r"""LightGCN over ``data``'s training graph from the ID embeddings, plus the item
         residual; returns :math:`\mathbf{Z}_u` ``[U, d]`` and :math:`\mathbf{Z}_i` ``[I, d]``."""
         user, item = self.split_nodes(self.conv(self.embedding.weight, self.adjacency(data)))
-        return user, item + self.split_nodes(self.embedding.weight)[1]
+        return user, item + self.embedding.weight[self.num_users:]
 
     def encode(self, data: HeteroData) -> BM3Encoded:
         reps = self.modality_reps(data)
