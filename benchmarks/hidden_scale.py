@@ -9,13 +9,18 @@ H. For every backbone that marks a hidden layer, on each dataset, this reports t
 H at initialisation (seed 2024) or, with ``--epochs N``, after N epochs of training with the
 backbone's defaults, and the ratios of the DVIB noise scales to its median. Results go to
 ``benchmarks/results/hidden_scale.{md,json}``; ``--report-only`` rebuilds the Markdown from the
-JSON.
+JSON. ``--noise-scales RUN ...`` instead reads DVIB runs' folders (their checkpoints' best
+state) and prints the noise scales each applies to the rows of H on its dataset
+(:func:`pyg_mmrec.ib.noise_scale`: mean, smallest and largest φ, and the rows' median RMS),
+e.g. where DVIB_a's regulariser weight γ_r or prior variance a left them (DVIB's Tables 9-10).
 
 Usage::
 
     python benchmarks/hidden_scale.py                            # tiktok and synthetic, at init
     python benchmarks/hidden_scale.py --datasets tiktok --epochs 5
     python benchmarks/hidden_scale.py --report-only
+    python benchmarks/hidden_scale.py --datasets tiktok --noise-scales \
+        benchmarks/results/runs/dvib/tiktok_tuned/vbpr_DVIB_a_gamma_r=*/seed*
 """
 from __future__ import annotations
 
@@ -62,6 +67,21 @@ def measure(dataset: str, backbones: list[str], epochs: int, seed: int,
     return rows
 
 
+def print_noise_scales(dataset: str, runs: list[Path], data_root: Path | None) -> None:
+    """Prints the noise scales of the DVIB runs in ``runs`` (folders with a checkpoint)."""
+    import pyg_mmrec
+    from pyg_mmrec.data import load_recipe
+    from pyg_mmrec.ib import noise_scale
+
+    splits = load_recipe(dataset, root=data_root)
+    print('| run | mean φ | min φ | max φ | median row RMS of H |\n|---|---|---|---|---|')
+    for run in runs:
+        model, _ = pyg_mmrec.load_model(run / 'checkpoint.pt', splits)
+        scale = noise_scale(model, splits.train)
+        print(f"| {run} | {scale['mean']:.4f} | {scale['min']:.4f} | {scale['max']:.4f} | "
+              f"{scale['rms']:.3f} |")
+
+
 def format_report(report: dict) -> str:
     """The Markdown report of the measured ``rows``."""
     rows = report['rows']
@@ -94,8 +114,15 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=0,
                         help='train this many epochs first (0: at initialisation)')
     parser.add_argument('--seed', type=int, default=2024)
+    parser.add_argument('--noise-scales', nargs='+', type=Path, metavar='RUN',
+                        help="print these DVIB runs' noise scales on the first of --datasets "
+                             "(nothing is written)")
     add_benchmark_arguments(parser, RESULTS)
     args = parser.parse_args()
+
+    if args.noise_scales:
+        print_noise_scales(args.datasets[0], args.noise_scales, args.data_root)
+        return
 
     if args.report_only:
         report = read_report(args.out, 'hidden_scale')

@@ -8,7 +8,7 @@ from torch_geometric.data import HeteroData
 import pyg_mmrec.functional as MF
 from pyg_mmrec.data.splits import modalities
 from pyg_mmrec.errors import ConfigError, DataError
-from pyg_mmrec.ib.dvib import hidden_tensors
+from pyg_mmrec.ib.dvib import DVIB, hidden_tensors
 from pyg_mmrec.nn.models import Recommender
 
 MEASURES = {'cka': MF.cka, 'hsic': MF.hsic}
@@ -91,3 +91,30 @@ def hidden_scale(model: Recommender, data: HeteroData) -> dict[str, float]:
                           f"self.hidden(...)")
     rms = torch.cat([h.reshape(-1, h.size(-1)).pow(2).mean(-1).sqrt() for h in seen])
     return {'median': float(rms.median()), 'min': float(rms.min()), 'max': float(rms.max())}
+
+
+@torch.no_grad()
+def noise_scale(model: DVIB, data: HeteroData) -> dict[str, float]:
+    r"""The noise scales a :class:`~pyg_mmrec.ib.DVIB` model applies to the rows of its
+    backbone's hidden layer :math:`\mathbf{H}` on ``data`` (one clean forward pass in
+    evaluation mode): the mean, smallest and largest :math:`\phi(\mathbf{h}_n)` for
+    DVIB\ :sub:`a`, the constant :math:`\sigma` for DVIB\ :sub:`c`, in the units DVIB uses them
+    (absolute, or ratios to each row's RMS with ``relative=True``), and ``'rms'``, the median
+    row RMS of :math:`\mathbf{H}` (:func:`hidden_scale`) to read them against. On a trained
+    model this shows where the regulariser's pull towards the prior variance :math:`a` and the
+    losses' pull towards no noise have balanced.
+
+    Raises:
+        ConfigError: If ``model`` is not a DVIB model.
+    """
+    if not isinstance(model, DVIB):
+        raise ConfigError(f"noise_scale: needs a DVIB model, got {type(model).__name__}")
+    _, seen = hidden_tensors(model.backbone, data)
+    rows = [h.reshape(-1, h.size(-1)) for h in seen]
+    if model.variant == 'constant':
+        scales = torch.full((sum(r.size(0) for r in rows),), float(model.sigma))
+    else:
+        scales = torch.cat([model.noise_scale[str(r.size(-1))](r).reshape(-1) for r in rows])
+    rms = torch.cat([r.pow(2).mean(-1).sqrt() for r in rows])
+    return {'mean': float(scales.mean()), 'min': float(scales.min()),
+            'max': float(scales.max()), 'rms': float(rms.median())}

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from pyg_mmrec.data import DataSplits, make_synthetic
-from pyg_mmrec.errors import DataError
-from pyg_mmrec.ib import feature_dependence, hidden_scale
+from pyg_mmrec.errors import ConfigError, DataError
+from pyg_mmrec.ib import DVIB, feature_dependence, hidden_scale, noise_scale
 from pyg_mmrec.nn.models import VBPR
 
 
@@ -47,3 +47,34 @@ def test_hidden_scale_is_the_row_rms_of_h():
     scale = hidden_scale(model, splits.train)
     assert scale['min'] < scale['max'] and scale['min'] <= scale['median'] <= scale['max']
     assert model.training  # the probe leaves the mode as it was
+
+
+def test_noise_scale_is_phi_of_the_hidden_rows():
+    splits = make_synthetic(num_users=40, num_items=60, mean_interactions=6,
+                            modalities={'image': (4, 2, 2), 'text': (4, 2, 2)}, seed=3)
+    model = DVIB.from_data(splits.train, backbone='vbpr', variant='adaptive',
+                           embedding_dim=4)
+    net = model.noise_scale['4']
+    with torch.no_grad():  # phi = sigmoid(log(1/3)) = 1/4 for every row
+        net.mlp[-2].weight.zero_()
+        net.mlp[-2].bias.fill_(torch.tensor(1 / 3).log())
+    scale = noise_scale(model, splits.train)
+    assert (scale['mean'], scale['min'], scale['max']) == pytest.approx((0.25, 0.25, 0.25))
+    assert scale['rms'] == pytest.approx(hidden_scale(model.backbone, splits.train)['median'])
+    torch.manual_seed(0)
+    net.reset_parameters()  # now phi differs between rows: against H computed by hand
+    backbone = model.backbone
+    feats = backbone.item_features(splits.train)
+    with torch.no_grad():
+        h = sum(backbone.encoder.proj[m](x) for m, x in feats.items())  # VBPR's H: the sum
+        phi = net(h)
+    scale = noise_scale(model, splits.train)
+    assert scale['mean'] == pytest.approx(float(phi.mean()), rel=1e-5)
+    assert (scale['min'], scale['max']) == pytest.approx((float(phi.min()), float(phi.max())),
+                                                        rel=1e-5)
+    assert scale['min'] < scale['max']
+    constant = DVIB.from_data(splits.train, backbone='vbpr', variant='constant', sigma=1e-3,
+                              embedding_dim=4)
+    assert noise_scale(constant, splits.train)['mean'] == pytest.approx(1e-3)
+    with pytest.raises(ConfigError, match='needs a DVIB model'):
+        noise_scale(backbone, splits.train)
