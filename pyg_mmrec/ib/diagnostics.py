@@ -89,8 +89,13 @@ def hidden_scale(model: Recommender, data: HeteroData) -> dict[str, float]:
     if not seen:
         raise ConfigError(f"hidden_scale: {type(model).__name__} passes no tensor through "
                           f"self.hidden(...)")
-    rms = torch.cat([h.reshape(-1, h.size(-1)).pow(2).mean(-1).sqrt() for h in seen])
+    rms = row_rms(seen)
     return {'median': float(rms.median()), 'min': float(rms.min()), 'max': float(rms.max())}
+
+
+def row_rms(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The root-mean-square of every row of ``tensors`` (their last dimension), in order."""
+    return torch.cat([h.reshape(-1, h.size(-1)).pow(2).mean(-1).sqrt() for h in tensors])
 
 
 @torch.no_grad()
@@ -115,6 +120,5 @@ def noise_scale(model: DVIB, data: HeteroData) -> dict[str, float]:
         scales = torch.full((sum(r.size(0) for r in rows),), float(model.sigma))
     else:
         scales = torch.cat([model.noise_scale[str(r.size(-1))](r).reshape(-1) for r in rows])
-    rms = torch.cat([r.pow(2).mean(-1).sqrt() for r in rows])
     return {'mean': float(scales.mean()), 'min': float(scales.min()),
-            'max': float(scales.max()), 'rms': float(rms.median())}
+            'max': float(scales.max()), 'rms': float(row_rms(seen).median())}

@@ -182,8 +182,8 @@ class MSI(BM3):
         if self.num_layers == 1:
             first = torch.cat([ego_user, item_tables[:, :self.embedding_dim]])
             x, layer1 = self.conv.layers(first, adj)
-            (x_user, _), (layer1_user, layer1_item) = map(self.split_nodes, (x, layer1))
-            user = (x_user + layer1_user) / 2
+            layer1_user, layer1_item = self.split_nodes(layer1)
+            user = (x[:self.num_users] + layer1_user) / 2
             items = (item_tables + layer1_item.repeat(1, k)) / 2
             return user, items + item_tables
         user, items = self.split_nodes(self.conv(torch.cat([ego_user.repeat(1, k), item_tables]),
