@@ -23,8 +23,10 @@ ranking; training and validation items excluded at test); the paper's table repo
 NDCG, Precision and MAP at 5.
 
 Finished cells are not repeated and interrupted ones continue from their checkpoints. Writes
-``<out>/robust.{md,json}`` (``robust_<dataset>`` for datasets other than tiktok);
-``--report-only`` rebuilds the Markdown from the JSON.
+``<out>/robust.{md,json}`` (``robust_<dataset>`` for datasets other than tiktok) as each cell
+finishes, keeping the rows that earlier or concurrent runs with the same seeds and settings
+wrote there (so backbones and variants can run in separate processes); ``--report-only``
+rebuilds the Markdown from the JSON.
 
 Usage::
 
@@ -147,6 +149,32 @@ def format_report(report: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def merge_reports(recorded: dict | None, report: dict, path: Path) -> dict:
+    """``report`` with the rows of ``recorded`` (the report an earlier or a concurrent run
+    wrote to ``path``) that it does not hold, so a run of some backbones keeps the others'.
+
+    Raises:
+        ConfigError: If ``recorded`` was run with other seeds or settings (its rows would not
+            be comparable); pass another ``--out`` or remove the report.
+    """
+    from pyg_mmrec.errors import ConfigError
+    if recorded is None:
+        return report
+    for field in ('data', 'seeds', 'config', 'tuned', 'method_config'):
+        if recorded.get(field) != report[field]:
+            raise ConfigError(f"{path}: its runs have {field}={recorded.get(field)!r}, this run "
+                              f"{report[field]!r}; pass another --out or remove the report")
+    key = ('backbone', 'method', 'variant')
+    rows = {tuple(r[k] for k in key): r for r in recorded['rows']}
+    rows.update({tuple(r[k] for k in key): r for r in report['rows']})
+    merged = {**report, 'rows': list(rows.values()),
+              'backbone_configs': {**recorded['backbone_configs'], **report['backbone_configs']}}
+    points = {**recorded.get('dvib_points', {}), **report.get('dvib_points', {})}
+    if points:
+        merged['dvib_points'] = points
+    return merged
+
+
 def report_stem(args) -> str:
     """The report's file name: ``robust``, with the dataset and the methods' settings."""
     from pyg_mmrec.train.config import parse_overrides
@@ -175,6 +203,13 @@ def run_all(args) -> dict:
               'method_config': method_config, 'backbone_configs': configs, 'rows': []}
     if points:
         report['dvib_points'] = points
+    stem = report_stem(args)
+    path = args.out / f'{stem}.json'
+
+    def recorded() -> dict | None:
+        return read_report(args.out, stem) if path.is_file() else None
+
+    merged = merge_reports(recorded(), report, path)  # fails now, not after hours of training
     for backbone in args.backbones:
         for variant in args.variants:
             for method in args.methods:
@@ -188,8 +223,10 @@ def run_all(args) -> dict:
                                    {**configs[backbone], **extra, **point}, folder)
                 report['rows'].append({'backbone': backbone, 'method': method,
                                        'variant': variant, 'records': records})
-                write_report(args.out, report_stem(args), report, format_report(report))
-    return report
+                # Re-read at every write: another process may have added rows meanwhile.
+                merged = merge_reports(recorded(), report, path)
+                write_report(args.out, stem, merged, format_report(merged))
+    return merged
 
 
 def main() -> None:
