@@ -179,6 +179,12 @@ class Recommender(torch.nn.Module):
     #: :meth:`from_data` computes the missing ones into the data, and the forward pass raises a
     #: :class:`~pyg_mmrec.errors.DataError` on data without them.
     frozen_item_graphs: ClassVar[bool] = False
+    #: Whether the rows the L2 term acts on (:meth:`ego_embeddings`) are, joined, the very
+    #: rows the scores read, in every forward pass (VBPR: its representations are its layer-0
+    #: states): :meth:`batch_loss` then regularises the scored rows instead of gathering them
+    #: again, since every gather from a table adds a zero-filled gradient of the table's full
+    #: size to the backward pass.
+    scores_layer0: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         # Every constructor validates its declared arguments (pyg_mmrec.params) on entry.
@@ -486,7 +492,8 @@ class Recommender(torch.nn.Module):
         their own, e.g. perturbed, forward passes); by default BPR plus L2."""
         u, i, j = out.user[user], out.item[pos], out.item[neg]
         bpr = MF.bpr_loss((u * i).sum(-1), (u * j).sum(-1))
-        l2 = self.reg_weight * MF.l2_reg(*self.ego_embeddings(user, pos, neg, out))
+        ego = (u, i, j) if self.scores_layer0 else self.ego_embeddings(user, pos, neg, out)
+        l2 = self.reg_weight * MF.l2_reg(*ego)
         return {'loss': bpr + l2, 'bpr': bpr, 'l2': l2}
 
     def score(self, user_emb: Tensor, item_emb: Tensor) -> Tensor:

@@ -44,6 +44,7 @@ class VBPR(Recommender):
         reg_weight (float): L2 weight. (default: :obj:`1e-4`)
     """
     requires_features = True
+    scores_layer0 = True
     capabilities = frozenset({Capability.HIDDEN, Capability.MODALITY, Capability.MULTIMEDIA,
                               Capability.INDUCTIVE})
 

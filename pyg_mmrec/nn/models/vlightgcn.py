@@ -47,6 +47,8 @@ class VLightGCN(VBPR):
         reg_weight (float): L2 weight on the batch's layer-0 states, :math:`\mathbf{Z}^0`
             included (see :class:`~pyg_mmrec.nn.models.VBPR`). (default: :obj:`1e-4`)
     """
+    scores_layer0 = False  # the scores read the propagated states
+
     def __init__(self, num_users: int, num_items: int, feature_dims: dict[str, int],
                  embedding_dim: Dim = 64, num_layers: Count0 = 2, reg_weight: Weight = 1e-4):
         super().__init__(num_users, num_items, feature_dims, embedding_dim, reg_weight)

@@ -1,6 +1,9 @@
+import contextlib
+
 import pytest
 import torch
 
+import pyg_mmrec.functional as MF
 from pyg_mmrec.data import TripletLoader
 from pyg_mmrec.ib import PlugIn
 from pyg_mmrec.nn.models import Capability, LightGCN
@@ -51,6 +54,27 @@ def test_loss_finite_and_decreasing(cls, tiny_splits):
             total += losses['loss'].item()
         epoch_losses.append(total)
     assert epoch_losses[-1] < (1 - MIN_DECREASE.get(cls.__name__, 0.1)) * epoch_losses[0]
+
+
+@pytest.mark.parametrize('cls', [cls for cls in MODELS if cls.scores_layer0])
+@pytest.mark.parametrize('hook', [None, lambda h: h + torch.randn_like(h)],
+                         ids=['clean', 'noisy hidden layer'])
+def test_a_model_that_scores_its_layer0_rows_regularises_what_it_scores(cls, hook,
+                                                                        tiny_splits):
+    # batch_loss then takes the L2 rows from the scored ones: they must be the same, in the
+    # plug-ins' perturbed passes too (the noise is part of both or of neither).
+    torch.manual_seed(0)
+    model = cls.from_data(tiny_splits.train, embedding_dim=16)
+    user, pos, neg = next(iter(TripletLoader(
+        tiny_splits.train['user', 'interacts', 'item'].edge_index, tiny_splits.num_items,
+        batch_size=64, seed=0)))
+    with model.perturb_hidden(hook) if hook else contextlib.nullcontext():
+        out = model.encode(tiny_splits.train)
+    scored = [out.user[user], out.item[pos], out.item[neg]]
+    assert torch.allclose(MF.l2_reg(*model.ego_embeddings(user, pos, neg, out)),
+                          MF.l2_reg(*scored))
+    assert torch.allclose(model.batch_loss(out, user, pos, neg)['l2'],
+                          model.reg_weight * MF.l2_reg(*scored))
 
 
 @pytest.mark.parametrize('cls', MODELS)
