@@ -1,4 +1,5 @@
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -95,3 +96,29 @@ def test_intra_op_threads_sets_and_restores():
     with intra_op_threads(2) as count:
         assert count == 2 and torch.get_num_threads() == 2
     assert torch.get_num_threads() == before
+
+
+# Where a fresh 24 MiB tensor's memory comes from: the heap (True), which keeps what is
+# freed, or a mapping of its own (False), which a free returns to the system.
+FROM_HEAP = '''
+import sys, torch
+from pyg_mmrec.utils import retain_freed_memory
+if sys.argv[1] == 'retain':
+    assert retain_freed_memory()
+x = torch.ones(6 << 20)
+heap = next(line.split()[0] for line in open('/proc/self/maps') if line.rstrip().endswith('[heap]'))
+low, high = (int(end, 16) for end in heap.split('-'))
+print(low <= x.data_ptr() < high)
+'''
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason="glibc's allocator only")
+def test_retained_memory_serves_large_tensors_from_the_heap():
+    def from_heap(mode: str) -> bool:
+        done = subprocess.run([sys.executable, '-c', FROM_HEAP, mode], check=True,
+                              capture_output=True, text=True)
+        return done.stdout.strip() == 'True'
+
+    # By default glibc maps blocks this large on their own and unmaps them when freed, so
+    # that the next one faults its pages in again.
+    assert from_heap('retain') and not from_heap('default')

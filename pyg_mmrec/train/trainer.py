@@ -27,7 +27,7 @@ from pyg_mmrec.train.evaluation import evaluate
 from pyg_mmrec.train.robust import training_method
 from pyg_mmrec.train.serving import INDEX_KEY, RecommendIndex
 from pyg_mmrec.transforms import ColdStartSplit
-from pyg_mmrec.utils import auto_threads, intra_op_threads
+from pyg_mmrec.utils import auto_threads, intra_op_threads, retain_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,10 @@ EPOCH_LOG = 'log.jsonl'
 
 #: Settings that a resumed run may change (they affect neither the weights nor the order of
 #: the batches already run): more epochs, another patience, the progress bar, the memory
-#: bound of evaluation, the thread count. The results record the values in effect.
+#: bound of evaluation, the thread count, the allocator's setting. The results record the
+#: values in effect.
 RESUME_MAY_CHANGE = frozenset({'epochs', 'patience', 'min_epochs', 'progress', 'max_scores',
-                               'threads'})
+                               'threads', 'retain_memory'})
 #: The largest cut-off allowed beyond the number of items (the defaults' 50 on a small test
 #: catalogue); the ranked lists are padded to the largest cut-off.
 MAX_K_BEYOND_CATALOGUE = 100
@@ -185,6 +186,8 @@ class Trainer:
                               f"{splits.num_items} items of {splits.name!r} only up to "
                               f"{MAX_K_BEYOND_CATALOGUE} (each ranked list is padded to it)")
         self.evaluator = RankingEvaluator(self.config.ks, self.config.max_scores)
+        if self.config.retain_memory:
+            retain_freed_memory()
         if splits.num_cold_items:
             model.check_inductive()  # before any training: the cold items need it at validation
         # Negatives are drawn among the training items only: a cold item is never seen.
