@@ -192,8 +192,9 @@ def retain_freed_memory(trim_threshold: int = 1 << 30, mmap_threshold: int = 32 
     This sets glibc's ``M_TRIM_THRESHOLD`` (free memory at the top of the heap kept, up to
     ``trim_threshold`` bytes) and ``M_MMAP_THRESHOLD`` (blocks below ``mmap_threshold``
     bytes, at most 32 MiB, come from the heap rather than from a mapping of their own). It
-    holds for the rest of the process; peak memory is unchanged, but memory once used stays
-    with the process until it exits. Results do not change: only where memory comes from.
+    holds for the rest of the process; peak memory is unchanged, but up to ``trim_threshold``
+    bytes of freed memory stay with the process instead of going back to the system. Results
+    do not change: only where memory comes from.
 
     Returns:
         bool: Whether the allocator took the setting (:obj:`False` on C libraries other than
