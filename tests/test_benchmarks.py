@@ -170,13 +170,13 @@ def test_robust_keeps_the_rows_of_other_backbones_and_refuses_other_settings(tmp
     from pyg_mmrec.errors import ConfigError
     merge = runpy.run_path(str(ROOT / 'benchmarks' / 'robust.py'))['merge_reports']
     recorded = json.loads((RESULTS / 'robust.json').read_text(encoding='utf-8'))
-    row = {'backbone': 'mmgcn', 'method': 'mg', 'variant': 'bare', 'records': []}
+    row = {'backbone': 'freedom', 'method': 'mg', 'variant': 'bare', 'records': []}  # a new one
     rerun = {**recorded['rows'][0], 'records': []}  # the same cell, run again
-    report = {**recorded, 'rows': [rerun, row], 'backbone_configs': {'mmgcn': {'lr': 1}}}
+    report = {**recorded, 'rows': [rerun, row], 'backbone_configs': {'freedom': {'lr': 1}}}
     report.pop('dvib_points')
     merged = merge(recorded, report, tmp_path / 'robust.json')
     assert merged['rows'] == [rerun, *recorded['rows'][1:], row]
-    assert merged['backbone_configs'] == {**recorded['backbone_configs'], 'mmgcn': {'lr': 1}}
+    assert merged['backbone_configs'] == {**recorded['backbone_configs'], 'freedom': {'lr': 1}}
     assert merged['dvib_points'] == recorded['dvib_points']
     assert merge(None, report, tmp_path / 'robust.json') is report
     with pytest.raises(ConfigError, match=r'robust.json: its runs have seeds=\[2024, 2025, 2026\]'):
