@@ -91,6 +91,7 @@ from pyg_mmrec.train.harness import (
     add_benchmark_arguments,
     find_summary,
     mean_std,
+    merge_rows,
     read_report,
     tuned_config,
     write_report,
@@ -433,9 +434,9 @@ def run_ablations(args, report: dict, rows: list[tuple], splits, tag: str,
             'setting': setting, 'records': records}
         if stem is not None:
             recorded = read_report(args.out, stem)
-            merged = {(r['ablation'], r['backbone'], r['variant'], r['label']): r
-                      for r in recorded.get('ablations', [])}
-            recorded['ablations'] = list({**merged, **done}.values())
+            recorded['ablations'] = merge_rows(recorded.get('ablations', []),
+                                               list(done.values()),
+                                               ('ablation', 'backbone', 'variant', 'label'))
             write_report(args.out, stem, recorded, format_report(recorded))
     report['ablations'] = list(done.values())
 

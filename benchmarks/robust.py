@@ -46,6 +46,7 @@ from pyg_mmrec.train.harness import (
     add_benchmark_arguments,
     find_summary,
     mean_std,
+    merge_rows,
     read_report,
     tuned_config,
     write_report,
@@ -164,10 +165,8 @@ def merge_reports(recorded: dict | None, report: dict, path: Path) -> dict:
         if recorded.get(field) != report[field]:
             raise ConfigError(f"{path}: its runs have {field}={recorded.get(field)!r}, this run "
                               f"{report[field]!r}; pass another --out or remove the report")
-    key = ('backbone', 'method', 'variant')
-    rows = {tuple(r[k] for k in key): r for r in recorded['rows']}
-    rows.update({tuple(r[k] for k in key): r for r in report['rows']})
-    merged = {**report, 'rows': list(rows.values()),
+    rows = merge_rows(recorded['rows'], report['rows'], ('backbone', 'method', 'variant'))
+    merged = {**report, 'rows': rows,
               'backbone_configs': {**recorded['backbone_configs'], **report['backbone_configs']}}
     points = {**recorded.get('dvib_points', {}), **report.get('dvib_points', {})}
     if points:

@@ -274,6 +274,16 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser, results: Path,
                                  '../shared/data next to the repository)')
 
 
+def merge_rows(recorded: list[dict[str, Any]], rows: list[dict[str, Any]],
+               key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of a report that earlier or concurrent runs wrote (``recorded``), each replaced
+    by the row of ``rows`` with the same ``key`` fields, and the other ``rows`` appended: how
+    a benchmark keeps the rows it did not run."""
+    merged = {tuple(r[k] for k in key): r for r in recorded}
+    merged.update({tuple(r[k] for k in key): r for r in rows})
+    return list(merged.values())
+
+
 def mean_std(values: list[float]) -> str:
     """``'mean ± std'`` of ``values`` to 4 decimals (the value alone when there is one)."""
     if len(values) == 1:

@@ -13,6 +13,7 @@ from pyg_mmrec.train.harness import (
     add_benchmark_arguments,
     comparison_table,
     mean_std,
+    merge_rows,
     summarize,
     tuned_config,
     tuned_summaries,
@@ -178,3 +179,10 @@ def test_tuned_summaries(tmp_path):
     assert tuned_summaries(tmp_path / 'tuning.json', 'x', ['c', 'b', 'a']) == {'a': cells[0]}
     with pytest.raises(ConfigError, match='no such report'):
         tuned_summaries(tmp_path / 'other.json', 'x', ['a'])
+
+
+def test_merge_rows_replaces_rows_with_the_same_key_in_place_and_appends_the_others():
+    recorded = [{'a': 1, 'b': 'x', 'v': 0}, {'a': 2, 'b': 'x', 'v': 0}]
+    rows = [{'a': 3, 'b': 'x', 'v': 1}, {'a': 1, 'b': 'x', 'v': 1}]
+    assert merge_rows(recorded, rows, ('a', 'b')) == [
+        {'a': 1, 'b': 'x', 'v': 1}, {'a': 2, 'b': 'x', 'v': 0}, {'a': 3, 'b': 'x', 'v': 1}]
